@@ -1,0 +1,128 @@
+"""The pipeline: spec -> overlays -> normalizer -> openapi-python-client -> hh_async/_raw.
+
+The generator runs in-process on the normalized document, so its parsed view of the API (endpoints,
+responses, model classes) is at hand for our own templates: the operation registry is rendered from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openapi_python_client import Project, strings
+from openapi_python_client.config import Config, ConfigFile, MetaType
+from openapi_python_client.parser import GeneratorData
+from openapi_python_client.parser.errors import GeneratorError
+
+from . import normalize, overlay, registry, specfile
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CONFIG = Path(__file__).resolve().parent / "config.yml"
+PACKAGE = "_raw"
+
+
+class GenerationError(Exception):
+    """The generator reported warnings or errors: the output would be incomplete."""
+
+
+@dataclass
+class Result:
+    spec: dict[str, Any]
+    """The normalized document the client was generated from."""
+    overlay_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    operations_generated: int = 0
+
+
+def prepare(spec_path: Path, overlays_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """Load the spec, apply every overlay in order, normalize; return it with the overlays' notes."""
+    doc = specfile.load(spec_path)
+    notes: list[str] = []
+    for name, document in overlay.load_overlays(overlays_dir):
+        notes += overlay.apply_overlay(doc, document, name)
+    return normalize.normalize(doc), notes
+
+
+def _config() -> Config:
+    config_file = ConfigFile.load_from_path(CONFIG)
+    ruff = Path(sysconfig.get_path("scripts")) / "ruff"
+    config_file.post_hooks = [
+        f"{ruff} check . --no-cache --fix-only --quiet --extend-select=I --exit-zero",
+        f"{ruff} format . --no-cache --quiet",
+    ]
+    return Config.from_sources(
+        config_file,
+        MetaType.NONE,
+        document_source=Path("openapi.json"),
+        file_encoding="utf-8",
+        overwrite=True,
+        output_path=None,
+    )
+
+
+def _describe(error: GeneratorError) -> str:
+    detail = (error.detail or "").strip().splitlines()
+    return f"{error.level.value}: {error.header.strip()}" + (f": {' '.join(detail)}" if detail else "")
+
+
+def generate(spec_path: Path, overlays_dir: Path, destination: Path, allow_warnings: bool = False) -> Result:
+    """Generate the raw client into ``destination``. A generator warning means a dropped schema, response or
+    operation, so it fails the generation (and leaves ``destination`` as it was) unless allowed."""
+    spec, notes = prepare(spec_path, overlays_dir)
+    config = _config()
+    with tempfile.TemporaryDirectory() as tmp:
+        config.output_path = Path(tmp) / PACKAGE
+        data = GeneratorData.from_dict(json.loads(json.dumps(spec)), config=config)
+        if isinstance(data, GeneratorError):
+            raise GenerationError(_describe(data))
+        project = _Project(openapi=data, config=config, custom_template_path=TEMPLATES)
+        project.spec = spec
+        with contextlib.redirect_stdout(io.StringIO()):
+            errors = project.build()
+        warnings = [_describe(e) for e in errors]
+        generated = sum(len(c.endpoints) for c in data.endpoint_collections_by_tag.values())
+        if warnings and not allow_warnings:
+            raise GenerationError("\n".join(["the generator reported:", *warnings]))
+        metadata = {
+            "spec_sha256": specfile.sha256(spec_path),
+            "operations_generated": generated,
+            "warnings": warnings,
+            "overlay_notes": notes,
+        }
+        (config.output_path / "generation.json").write_text(
+            json.dumps(metadata, indent=2, ensure_ascii=False)
+        )
+        if destination.exists():
+            shutil.rmtree(destination)
+        shutil.copytree(config.output_path, destination)
+    return Result(spec=spec, overlay_notes=notes, warnings=warnings, operations_generated=generated)
+
+
+class _Project(Project):
+    """The generator's project, plus the operation registry written from its parsed view of the API."""
+
+    spec: dict[str, Any]
+
+    def _build_models(self) -> None:
+        # Every model keeps unknown keys in `additional_properties`; a JSON field of that very name (HH has
+        # one) would clash with it, so such a field gets the generator's own prefix for unusable names.
+        for model in self.openapi.models:
+            for prop in [*(model.required_properties or ()), *(model.optional_properties or ())]:
+                if prop.python_name == "additional_properties":
+                    prop.python_name = strings.PythonIdentifier(
+                        f"{self.config.field_prefix}additional_properties", ""
+                    )
+        super()._build_models()
+
+    def _build_api(self) -> None:
+        super()._build_api()
+        entries = registry.entries(self.spec, self.openapi)
+        (self.package_dir / "registry.py").write_text(registry.render(entries), encoding="utf-8")

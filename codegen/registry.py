@@ -1,0 +1,68 @@
+"""The operation registry: operationId -> method, path, tags, paging, and the model of each response.
+
+Written as plain data into ``hh_async/_raw/registry.py`` from the generator's own parsed endpoints (so the
+model named for a response is the class the generator really produced); ``hh_async.operations`` turns it
+into objects and imports model classes only when asked.
+"""
+
+from __future__ import annotations
+
+import pprint
+from typing import Any
+
+from openapi_python_client.parser.openapi import Endpoint, GeneratorData
+from openapi_python_client.parser.properties.list_property import ListProperty
+from openapi_python_client.parser.properties.union import UnionProperty
+
+from .normalize import operations, paginated, per_page_limits
+
+ModelRef = str | tuple[str, ...] | None
+"""'module:Class', a tuple of them for a union body, None when the body is not JSON or not a model."""
+
+
+def _model_ref(prop: Any) -> ModelRef:
+    if isinstance(prop, ListProperty):
+        return _model_ref(prop.inner_property)
+    if isinstance(prop, UnionProperty):
+        refs = [r for p in prop.inner_properties if isinstance(r := _model_ref(p), str)]
+        return tuple(refs) if len(refs) > 1 else (refs[0] if refs else None)
+    class_info = getattr(prop, "class_info", None)
+    if class_info is None:
+        return None
+    return f"{class_info.module_name}:{class_info.name}"
+
+
+def response_models(endpoint: Endpoint) -> dict[str, ModelRef]:
+    models: dict[str, ModelRef] = {}
+    for response in endpoint.responses:
+        is_json = response.source["attribute"] == "response.json()"
+        models[response.status_code.pattern] = _model_ref(response.prop) if is_json else None
+    return models
+
+
+def entries(spec: dict[str, Any], data: GeneratorData) -> dict[str, dict[str, Any]]:
+    by_route = {(method.upper(), path): op for path, method, op in operations(spec)}
+    result: dict[str, dict[str, Any]] = {}
+    for tag, collection in data.endpoint_collections_by_tag.items():
+        for endpoint in collection.endpoints:
+            op = by_route[(endpoint.method.upper(), endpoint.path.get_untrusted_value())]
+            result[op["operationId"]] = {
+                "method": endpoint.method.upper(),
+                "path": endpoint.path.get_untrusted_value(),
+                "tags": tuple(op.get("tags", ())),
+                "module": f"api.{tag}.{endpoint.name}",
+                "function": str(endpoint.name),
+                "paginated": paginated(op, spec),
+                "per_page": per_page_limits(op),
+                "body": next((_model_ref(b.prop) for b in endpoint.bodies if b.body_type == "json"), None),
+                "responses": response_models(endpoint),
+            }
+    return dict(sorted(result.items()))
+
+
+def render(entries: dict[str, dict[str, Any]]) -> str:
+    return (
+        '"""Every operation of the API: generated from the spec by codegen/registry.py; do not edit."""\n\n'
+        "from typing import Any\n\n"
+        f"OPERATIONS: dict[str, dict[str, Any]] = {pprint.pformat(entries, width=110, sort_dicts=False)}\n"
+    )

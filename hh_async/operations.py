@@ -1,0 +1,91 @@
+"""The operation registry: every operation of the generated client, by HH's operationId.
+
+Built from the plain data that codegen writes into ``_raw/registry.py``; model classes are imported only
+when ``Operation.responses`` is read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from importlib import import_module
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+RAW = f"{__package__}._raw"
+
+ResponseModel = type | tuple[type, ...] | None
+"""The model class of a body (of its items, when the body is an array); a tuple when HH documents several
+shapes for one status; None when the body is not JSON or has no model."""
+
+
+@attrs.frozen
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    tags: tuple[str, ...]
+    paginated: bool
+    """A paged list: ``page``/``per_page`` in, ``{items, found, pages, page, per_page}`` out."""
+    per_page: Mapping[str, int] | None
+    """``per_page``'s ``default`` and ``maximum`` as the spec declares them."""
+    module: str
+    """The generated endpoint module, relative to ``hh_async._raw``."""
+    function: str
+    model_refs: Mapping[str, str | tuple[str, ...] | None] = attrs.field(repr=False)
+    body_ref: str | tuple[str, ...] | None = attrs.field(repr=False, default=None)
+
+    @functools.cached_property
+    def body(self) -> ResponseModel:
+        """The model class of the JSON request body, if the operation takes one."""
+        return _resolve(self.body_ref)
+
+    @functools.cached_property
+    def responses(self) -> Mapping[str, ResponseModel]:
+        """Status code (as HH writes it, e.g. '200') -> model class of the body."""
+        return MappingProxyType({status: _resolve(ref) for status, ref in self.model_refs.items()})
+
+    def endpoint(self) -> Any:
+        """The generated endpoint module (with ``asyncio_detailed`` and friends)."""
+        return import_module(f"{RAW}.{self.module}")
+
+
+def _resolve(ref: str | tuple[str, ...] | None) -> ResponseModel:
+    if ref is None:
+        return None
+    if isinstance(ref, tuple):
+        return tuple(_model_class(r) for r in ref)
+    return _model_class(ref)
+
+
+def _model_class(ref: str) -> type:
+    module, name = ref.split(":")
+    cls: type = getattr(import_module(f"{RAW}.models.{module}"), name)
+    return cls
+
+
+@functools.cache
+def registry() -> Mapping[str, Operation]:
+    try:
+        data = import_module(f"{RAW}.registry").OPERATIONS
+    except ModuleNotFoundError as exc:  # pragma: no cover - a checkout that never ran `make generate`
+        raise ImportError("hh_async._raw is missing: run `make generate` (see README)") from exc
+    return MappingProxyType(
+        {
+            op_id: Operation(
+                operation_id=op_id,
+                method=entry["method"],
+                path=entry["path"],
+                tags=tuple(entry["tags"]),
+                paginated=entry["paginated"],
+                per_page=MappingProxyType(entry["per_page"]) if entry["per_page"] else None,
+                module=entry["module"],
+                function=entry["function"],
+                model_refs=entry["responses"],
+                body_ref=entry["body"],
+            )
+            for op_id, entry in data.items()
+        }
+    )

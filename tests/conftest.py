@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SPECS = Path(os.environ.get("HH_SPECS_DIR", ROOT.parent / "shared" / "spec"))
+
+
+@pytest.fixture(scope="session")
+def shared_specs() -> list[Path]:
+    """The published spec versions the pipeline must handle (the repo never holds a copy)."""
+    specs = sorted(SHARED_SPECS.glob("*.yml"))
+    if len(specs) < 2:
+        pytest.fail(f"expected HH's published specs in {SHARED_SPECS} (set HH_SPECS_DIR)")
+    return specs
+
+
+@pytest.fixture(scope="session")
+def current_spec() -> Path:
+    spec = ROOT / "openapi.yml"
+    if not spec.is_file():
+        pytest.fail("openapi.yml is missing: run `make install` first")
+    return spec

@@ -1,0 +1,176 @@
+"""The normalizer's general rules, each on the smallest spec that shows its pattern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codegen.normalize import normalize
+
+
+def spec(
+    schemas: dict[str, Any] | None = None, params: list[Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "tags": [{"name": "Поиск вакансий", "x-python-name": "vacancy_search"}],
+        "components": {
+            "schemas": schemas or {},
+            "parameters": {
+                "Host": {
+                    "in": "query",
+                    "name": "host",
+                    "schema": {"type": "string", "enum": ["hh.ru", "hh.kz"]},
+                },
+                "HHUserAgent": {"in": "header", "name": "HH-User-Agent", "required": True, "schema": {}},
+            },
+        },
+        "paths": {
+            "/v": {
+                "get": {
+                    "operationId": "get-v",
+                    "tags": ["Поиск вакансий", "Новый раздел"],
+                    "parameters": [
+                        *(params or []),
+                        {"$ref": "#/components/parameters/Host"},
+                        {"$ref": "#/components/parameters/HHUserAgent"},
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+        **extra,
+    }
+
+
+def test_titles_go_so_classes_are_named_after_keys() -> None:
+    d = normalize(
+        spec(
+            {"Vacancy": {"title": "Вакансия", "type": "object", "properties": {"title": {"type": "string"}}}}
+        )
+    )
+    vacancy = d["components"]["schemas"]["Vacancy"]
+    assert "title" not in vacancy
+    assert vacancy["description"] == "Вакансия"
+    assert "title" in vacancy["properties"]  # a field called "title" is not a schema title
+
+
+def test_tags_become_python_names_or_are_transliterated() -> None:
+    d = normalize(spec())
+    assert d["paths"]["/v"]["get"]["tags"] == ["vacancy_search", "novyy_razdel"]
+
+
+def test_client_headers_are_dropped_and_host_is_one_shared_enum() -> None:
+    d = normalize(spec())
+    params = d["paths"]["/v"]["get"]["parameters"]
+    assert params == [{"$ref": "#/components/parameters/Host"}]
+    assert d["components"]["parameters"]["Host"]["schema"] == {"$ref": "#/components/schemas/Host"}
+    assert d["components"]["schemas"]["Host"]["enum"] == ["hh.ru", "hh.kz"]
+
+
+def test_paging_is_integer_and_documented_multi_value_filters_repeat() -> None:
+    d = normalize(
+        spec(
+            params=[
+                {"in": "query", "name": "page", "schema": {"type": "number", "default": 0}},
+                {
+                    "in": "query",
+                    "name": "area",
+                    "description": "Регион. Можно указать несколько значений",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "in": "query",
+                    "name": "text",
+                    "description": "Можно указать несколько значений через запятую",
+                    "schema": {"type": "string"},
+                },
+            ]
+        )
+    )
+    page, area, text = d["paths"]["/v"]["get"]["parameters"][:3]
+    assert page["schema"] == {"type": "integer", "default": 0}
+    assert area["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert area["explode"] is True
+    assert text["schema"] == {"type": "string"}
+
+
+def test_union_with_hh_null_schema_becomes_nullable_reference() -> None:
+    d = normalize(
+        spec(
+            {
+                "Null": {"type": "string", "nullable": True, "enum": [None]},
+                "Salary": {"type": "object", "properties": {"from": {"type": "integer"}}},
+                "Vacancy": {
+                    "type": "object",
+                    "required": ["salary"],
+                    "properties": {
+                        "salary": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/Salary"},
+                                {"$ref": "#/components/schemas/Null"},
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+    )
+    vacancy = d["components"]["schemas"]["Vacancy"]
+    assert vacancy["properties"]["salary"] == {
+        "oneOf": [{"$ref": "#/components/schemas/Salary"}],
+        "nullable": True,
+    }
+    assert "required" not in vacancy  # HH omits "required" fields: every field is optional
+
+
+def test_inline_objects_become_named_components() -> None:
+    d = normalize(
+        spec(
+            {
+                "Base": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "Vacancy": {
+                    "type": "object",
+                    "properties": {
+                        "employer": {
+                            "nullable": True,
+                            "allOf": [
+                                {"$ref": "#/components/schemas/Base"},
+                                {"properties": {"name": {"type": "string"}}},
+                            ],
+                        },
+                    },
+                },
+            }
+        )
+    )
+    schemas = d["components"]["schemas"]
+    assert d["components"]["schemas"]["Vacancy"]["properties"]["employer"] == {
+        "oneOf": [{"$ref": "#/components/schemas/VacancyEmployer"}],
+        "nullable": True,
+    }
+    assert "allOf" in schemas["VacancyEmployer"]
+
+
+def test_dates_stay_strings_and_closed_objects_open() -> None:
+    d = normalize(
+        spec(
+            {
+                "E": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"at": {"type": "string", "format": "date-time"}},
+                }
+            }
+        )
+    )
+    e = d["components"]["schemas"]["E"]
+    assert "additionalProperties" not in e
+    assert e["properties"]["at"] == {"type": "string", "nullable": True}
+
+
+def test_schemaless_json_response_is_a_free_form_object() -> None:
+    d = spec()
+    d["paths"]["/v"]["get"]["responses"]["200"]["content"] = {"application/json": {}}
+    normalize(d)
+    schema = d["paths"]["/v"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"type": "object", "additionalProperties": True}
