@@ -77,7 +77,7 @@ def test_a_warning_fails_generation_and_keeps_the_old_client(
     previous = tmp_path / "_raw"
     previous.mkdir()
     (previous / "marker").write_text("old")
-    with pytest.raises(generate.GenerationError, match="GET /vacancies.*Unsupported content type"):
+    with pytest.raises(generate.GenerationError, match=r"GET /vacancies.*Unsupported content type"):
         generate.generate(broken, ROOT / "overlays", previous)
     assert (previous / "marker").read_text() == "old"
 
