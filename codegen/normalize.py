@@ -445,6 +445,18 @@ def integer_paging(doc: dict[str, Any]) -> None:
                         schema[bound] = int(schema[bound])
 
 
+def query_defaults_not_sent(doc: dict[str, Any]) -> None:
+    """A default of an optional query parameter is what HH assumes, not something to send: the generator
+    would put every default (``premium=false&clusters=false&...``) on every request. It stays documented as
+    ``x-hh-default``."""
+    shared = list(doc.get("components", {}).get("parameters", {}).values())
+    for param in shared + [p for _path, _method, op in operations(doc) for p in op.get("parameters", [])]:
+        schema = param.get("schema")
+        optional = param.get("in") == "query" and not param.get("required")
+        if optional and isinstance(schema, dict) and "default" in schema:
+            param["x-hh-default"] = schema.pop("default")
+
+
 # "Можно указать несколько значений" (several values may be given) — but not "через запятую" (comma-joined,
 # one parameter); "один или несколько" (one or several) ids.
 _MULTI_VALUE = re.compile(r"можно указать несколько значений(?!\s+через запятую)|один или несколько", re.I)
@@ -521,10 +533,11 @@ def per_page_limits(op: dict[str, Any]) -> dict[str, int] | None:
     """``per_page``'s default and maximum as the spec declares them."""
     for param in op.get("parameters", []):
         if param.get("name") == "per_page":
-            schema = param.get("schema") or {}
-            return {
-                k: int(schema[k]) for k in ("default", "maximum") if isinstance(schema.get(k), int | float)
+            declared = {
+                "default": param.get("x-hh-default"),
+                "maximum": (param.get("schema") or {}).get("maximum"),
             }
+            return {k: int(v) for k, v in declared.items() if isinstance(v, int | float)}
     return None
 
 
@@ -535,6 +548,7 @@ RULES: tuple[Callable[[dict[str, Any]], None], ...] = (
     shared_parameter_enums,
     integer_paging,
     repeated_filters,
+    query_defaults_not_sent,
     names_from_keys,
     dates_as_strings,
     enum_values_as_names,

@@ -95,3 +95,22 @@ def test_enums_keep_unknown_values(value: str) -> None:
     host = Host(value)
     assert host.value == value
     assert host.is_known == (value == "hh.ru")
+
+
+async def test_a_request_carries_only_what_the_caller_gave() -> None:
+    """Multi-value filters repeat (area=1&area=2); HH's defaults are not sent on the caller's behalf."""
+    import httpx
+    import respx
+
+    from hh_async._raw import Client
+    from hh_async._raw.api.vacancy_search import get_vacancies
+
+    page = {"found": 1, "pages": 1, "page": 0, "per_page": 20, "items": [{"id": "7", "name": "Dev"}]}
+    with respx.mock(base_url="https://api.hh.ru", assert_all_called=True) as router:
+        route = router.get("/vacancies").respond(200, json=page)
+        async with httpx.AsyncClient(base_url="https://api.hh.ru") as http:
+            result = await get_vacancies.asyncio(
+                client=Client(async_client=http), text="python", area=["1", "2"]
+            )
+    assert route.calls.last.request.url.query == b"text=python&area=1&area=2"
+    assert result is not None and result.to_dict() == page

@@ -88,7 +88,8 @@ def test_paging_is_integer_and_documented_multi_value_filters_repeat() -> None:
         )
     )
     page, area, text = d["paths"]["/v"]["get"]["parameters"][:3]
-    assert page["schema"] == {"type": "integer", "default": 0}
+    assert page["schema"] == {"type": "integer"}
+    assert page["x-hh-default"] == 0
     assert area["schema"] == {"type": "array", "items": {"type": "string"}}
     assert area["explode"] is True
     assert text["schema"] == {"type": "string"}
@@ -174,3 +175,12 @@ def test_schemaless_json_response_is_a_free_form_object() -> None:
     normalize(d)
     schema = d["paths"]["/v"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"type": "object", "additionalProperties": True}
+
+
+def test_query_defaults_are_documented_not_sent() -> None:
+    d = normalize(
+        spec(params=[{"in": "query", "name": "premium", "schema": {"type": "boolean", "default": False}}])
+    )
+    premium = d["paths"]["/v"]["get"]["parameters"][0]
+    assert premium["schema"] == {"type": "boolean"}
+    assert premium["x-hh-default"] is False
