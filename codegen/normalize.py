@@ -165,6 +165,15 @@ def tolerant_objects(doc: dict[str, Any]) -> None:
                 prop["nullable"] = True
 
 
+def nullable_enums_admit_null(doc: dict[str, Any]) -> None:
+    """The generator reads an enum's nullability from its values, not from ``nullable``: a nullable enum
+    lists null among its values, or a null from HH would be rejected."""
+    for schema in each_schema(doc):
+        values = schema.get("enum")
+        if schema.get("nullable") and isinstance(values, list) and None not in values:
+            values.append(None)
+
+
 def _object_properties(schema: Schema, doc: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     """The properties an object schema ends up with, through $refs, allOf and unions (first one wins)."""
     if depth > 20:
@@ -554,6 +563,7 @@ RULES: tuple[Callable[[dict[str, Any]], None], ...] = (
     enum_values_as_names,
     nulls_as_nullable,
     tolerant_objects,
+    nullable_enums_admit_null,
     unions_in_allof_merged,
     allof_conflicts_resolved,
     nullable_components_at_use,

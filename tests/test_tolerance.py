@@ -1,0 +1,78 @@
+"""Models accept what HH really sends (issue: tolerant parsing) and lose none of it.
+
+Bodies come from the spec's own examples, then get mutated the way HH's real responses differ from the spec:
+fields dropped (even "required" ones), values nulled, enum-like strings replaced by unknown ones, new keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codegen import generate, report
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def examples(current_spec: Path) -> list[tuple[Any, Any]]:
+    from hh_async import OPERATIONS
+
+    doc, _ = generate.prepare(current_spec, ROOT / "overlays")
+    pairs = []
+    for op_id, status, _name, value in report.spec_examples(doc):
+        op = OPERATIONS[op_id]
+        model = op.body if status == "body" else op.responses.get(status)
+        if model is not None and isinstance(value, dict | list):
+            pairs.append((model, value))
+    assert len(pairs) > 50
+    return pairs
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Locations of every object member (where HH drops, nulls or changes a value)."""
+    found = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found.append((*prefix, key))
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _mutate(body: Any, path: tuple[Any, ...], how: str) -> Any:
+    import copy
+
+    body = copy.deepcopy(body)
+    parent = body
+    for step in path[:-1]:
+        parent = parent[step]
+    key = path[-1]
+    if how == "drop":
+        del parent[key]
+    elif how == "null":
+        parent[key] = None
+    elif how == "unknown" and isinstance(parent[key], str):
+        parent[key] = "value_hh_added_later"
+    elif how == "extra" and isinstance(parent[key], dict):
+        parent[key]["field_hh_added_later"] = {"nested": [1, None, "x"]}
+    return body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_examples_parse_and_round_trip(examples: list[tuple[Any, Any]], data: st.DataObject) -> None:
+    model, body = data.draw(st.sampled_from(examples))
+    for _ in range(data.draw(st.integers(1, 4))):
+        paths = _paths(body)
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
+        body = _mutate(body, path, data.draw(st.sampled_from(["drop", "null", "unknown", "extra"])))
+    assert report.roundtrip(model, body) is None
