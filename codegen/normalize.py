@@ -166,12 +166,14 @@ def tolerant_objects(doc: dict[str, Any]) -> None:
 
 
 def nullable_enums_admit_null(doc: dict[str, Any]) -> None:
-    """The generator reads an enum's nullability from its values, not from ``nullable``: a nullable enum
-    lists null among its values, or a null from HH would be rejected."""
+    """The generator reads an enum's nullability from its values, not from ``nullable`` (which it turns into
+    a union of copies of the enum class): a nullable enum lists null among its values instead."""
     for schema in each_schema(doc):
         values = schema.get("enum")
-        if schema.get("nullable") and isinstance(values, list) and None not in values:
-            values.append(None)
+        if isinstance(values, list) and schema.get("nullable"):
+            del schema["nullable"]
+            if None not in values:
+                values.append(None)
 
 
 def _object_properties(schema: Schema, doc: dict[str, Any], depth: int = 0) -> dict[str, Any]:
