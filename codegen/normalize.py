@@ -512,7 +512,6 @@ def ascii_tags(doc: dict[str, Any]) -> None:
         names[name] = tag.get("x-python-name") or python_name(name)
     for _path, _method, op in operations(doc):
         tags = op.get("tags") or ["default"]
-        op["x-hh-original-tags"] = list(tags)
         op["tags"] = list(dict.fromkeys(names.get(t) or python_name(t) for t in tags))
     doc["tags"] = [
         {"name": names[name], **{k: v for k, v in tag.items() if k not in ("name", "x-python-name")}}
