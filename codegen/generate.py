@@ -21,7 +21,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.errors import GeneratorError
 
-from . import normalize, overlay, registry, specfile
+from . import normalize, overlay, registry, rules, specfile
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -42,13 +42,19 @@ class Result:
     operations_generated: int = 0
 
 
-def prepare(spec_path: Path, overlays_dir: Path) -> tuple[dict[str, Any], list[str]]:
-    """Load the spec, apply every overlay in order, normalize; return it with the overlays' notes."""
+def overlaid(spec_path: Path, overlays_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """Load the spec and apply every overlay in order; return it with the overlays' notes."""
     doc = specfile.load(spec_path)
     notes: list[str] = []
     for name, document in overlay.load_overlays(overlays_dir):
         notes += overlay.apply_overlay(doc, document, name)
-    return normalize.normalize(doc), notes
+    return doc, notes
+
+
+def prepare(spec_path: Path, overlays_dir: Path, tolerant: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """The overlaid spec, normalized for the generator; with the overlays' notes."""
+    doc, notes = overlaid(spec_path, overlays_dir)
+    return normalize.normalize(doc, tolerant=tolerant), notes
 
 
 def _config() -> Config:
@@ -73,10 +79,19 @@ def _describe(error: GeneratorError) -> str:
     return f"{error.level.value}: {error.header.strip()}" + (f": {' '.join(detail)}" if detail else "")
 
 
-def generate(spec_path: Path, overlays_dir: Path, destination: Path, allow_warnings: bool = False) -> Result:
+def generate(
+    spec_path: Path,
+    overlays_dir: Path,
+    destination: Path,
+    *,
+    allow_warnings: bool = False,
+    tolerant: bool = True,
+) -> Result:
     """Generate the raw client into ``destination``. A generator warning means a dropped schema, response or
     operation, so it fails the generation (and leaves ``destination`` as it was) unless allowed."""
-    spec, notes = prepare(spec_path, overlays_dir)
+    original, notes = overlaid(spec_path, overlays_dir)
+    strict_rules = rules.render(rules.extract(original))
+    spec = normalize.normalize(original, tolerant=tolerant)
     config = _config()
     with tempfile.TemporaryDirectory() as tmp:
         config.output_path = Path(tmp) / PACKAGE
@@ -97,6 +112,7 @@ def generate(spec_path: Path, overlays_dir: Path, destination: Path, allow_warni
             "warnings": warnings,
             "overlay_notes": notes,
         }
+        (config.output_path / "spec_rules.json").write_text(strict_rules, encoding="utf-8")
         (config.output_path / "generation.json").write_text(
             json.dumps(metadata, indent=2, ensure_ascii=False)
         )

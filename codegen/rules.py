@@ -1,0 +1,52 @@
+"""The spec's own rules, kept for strict validation: ``hh_async/_raw/spec_rules.json``.
+
+The generated models are tolerant on purpose (HH's bodies are looser than its spec). Users and tests who want
+the spec enforced validate against these schemas: the overlaid spec *before* normalization, reduced to what
+validation reads (no descriptions or examples).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from .normalize import each_schema, operations
+from .specfile import resolve_pointer
+
+JSON = "application/json"
+_PROSE = ("description", "title", "example", "examples", "externalDocs", "deprecated", "x-name")
+
+
+def _json_schema(holder: Any, doc: dict[str, Any]) -> Any:
+    if isinstance(holder, dict) and "$ref" in holder:
+        holder = resolve_pointer(doc, holder["$ref"])
+    media = (holder.get("content") or {}).get(JSON) if isinstance(holder, dict) else None
+    return media.get("schema") if isinstance(media, dict) else None
+
+
+def extract(spec: dict[str, Any]) -> dict[str, Any]:
+    """Component schemas plus, per operationId, the schema of the JSON body and of each JSON response."""
+    ops: dict[str, Any] = {}
+    for _path, _method, op in operations(spec):
+        entry: dict[str, Any] = {"responses": {}}
+        body = _json_schema(op.get("requestBody"), spec)
+        if body is not None:
+            entry["body"] = body
+        for status, response in (op.get("responses") or {}).items():
+            schema = _json_schema(response, spec)
+            if schema is not None:
+                entry["responses"][str(status)] = schema
+        ops[op["operationId"]] = entry
+    rules = copy.deepcopy({"schemas": spec.get("components", {}).get("schemas", {}), "operations": ops})
+    # One walk over every schema: the components, and each operation's body and response schemas.
+    roots = [s for e in rules["operations"].values() for s in (e.get("body"), *e["responses"].values()) if s]
+    walked = {**rules["schemas"], **{f"operation {i}": root for i, root in enumerate(roots)}}
+    for schema in list(each_schema({"components": {"schemas": walked}})):
+        for key in _PROSE:
+            schema.pop(key, None)
+    return rules
+
+
+def render(rules: dict[str, Any]) -> str:
+    return json.dumps(rules, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
