@@ -6,6 +6,7 @@ when HH publishes the next version. Rules run in order over the overlaid documen
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -302,22 +303,28 @@ def _camel(text: str) -> str:
 
 
 def _is_inline_object(schema: Any) -> bool:
-    return isinstance(schema, dict) and "$ref" not in schema and ("properties" in schema or "allOf" in schema)
+    """An inline object, allOf or enum: what the generator must turn into a class of its own."""
+    if not isinstance(schema, dict) or "$ref" in schema:
+        return False
+    return "properties" in schema or "allOf" in schema or bool(schema.get("enum"))
 
 
 def inline_objects_named(doc: dict[str, Any]) -> None:
-    """Every inline object (or allOf) inside another schema becomes a component schema named after where it
-    stands (``VacancyAddressOutput``, ``...Variant2``). The generator cannot build inline objects as union
-    members, and nullable ones are unions; named components also make stable, readable class names."""
+    """Every inline object, allOf or enum inside another schema becomes a component schema named after where
+    it stands (``VacancyAddressOutput``, ``...Variant2``). The generator cannot build inline objects as union
+    members, and nullable ones are unions (a nullable inline enum comes out as ``...Type1``); named components
+    make stable, readable class names."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
 
     def component(member: Schema, name: str) -> Schema:
-        new = name
-        while new in schemas:
-            new += "Inline"
+        member = copy.deepcopy(member)  # a rule before may have shared it between places
         nullable = member.pop("nullable", False)
-        schemas[new] = member
-        hoist(member, new)
+        new = name
+        while new in schemas and schemas[new] != member:
+            new += "Inline"
+        if new not in schemas:  # the same schema met again (allOf siblings repeat fields) is one class
+            schemas[new] = member
+            hoist(member, new)
         ref = {"$ref": f"#/components/schemas/{new}"}
         return {"oneOf": [ref], "nullable": True} if nullable else ref
 
@@ -564,12 +571,12 @@ RULES: tuple[Callable[[dict[str, Any]], None], ...] = (
     enum_values_as_names,
     nulls_as_nullable,
     tolerant_objects,
-    nullable_enums_admit_null,
     unions_in_allof_merged,
-    allof_conflicts_resolved,
     nullable_components_at_use,
     nullable_allof_as_union,
     inline_objects_named,
+    allof_conflicts_resolved,
+    nullable_enums_admit_null,
     single_unions_collapsed,
     models_unlike_their_fields,
 )
