@@ -36,6 +36,7 @@ test: lint
 
 bench: $(BIN)/python
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/parse_cost.py
 
 clean:
 	rm -rf $(VENV) build hh_async/_raw openapi.yml
