@@ -60,6 +60,31 @@ def test_spec_generates_a_complete_faithful_client(generated: tuple[Path, Path])
     assert figures["spec_sha256"] == figures["generated_from_sha256"] == specfile.sha256(spec)
 
 
+def test_tolerance_holds_for_this_spec(generated: tuple[Path, Path]) -> None:
+    """The property test of tolerant parsing, on the models generated from this spec version."""
+    spec, package = generated
+    env = {**os.environ, "PYTHONPATH": f"{package.parent}{os.pathsep}{ROOT}", "HH_TEST_SPEC": str(spec)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=importlib",
+            str(ROOT / "tests" / "test_tolerance.py"),
+        ],
+        cwd=package.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout
+
+
 def test_generation_is_deterministic(generated: tuple[Path, Path], tmp_path: Path) -> None:
     spec, package = generated
     generate.generate(spec, ROOT / "overlays", tmp_path / "_raw")
