@@ -151,10 +151,14 @@ def nulls_as_nullable(doc: dict[str, Any]) -> None:
                 del schema[key]
 
 
+# Keywords of schemas that become classes or unions, i.e. whose values the generator checks.
+_SHAPED = ("properties", "allOf", "oneOf", "anyOf", "enum")
+
+
 def tolerant_objects(doc: dict[str, Any]) -> None:
     """HH's responses omit fields the spec calls required, send null where it promises an object, and gain
-    new keys every few months. Every property is therefore optional and nullable, and every object keeps
-    unknown keys. (The spec's own rules stay available for strict validation, from the original spec.)"""
+    new keys every few months. Every property (and array element) is therefore optional and nullable, and
+    every object keeps unknown keys. (The spec's own rules stay available for strict validation.)"""
     for schema in each_schema(doc):
         schema.pop("required", None)
         if schema.get("additionalProperties") is False:
@@ -164,6 +168,13 @@ def tolerant_objects(doc: dict[str, Any]) -> None:
                 schema["properties"][name] = {"oneOf": [prop], "nullable": True}
             elif isinstance(prop, dict):
                 prop["nullable"] = True
+        # Array elements too: a union with null is what makes the generator keep a value of the wrong shape
+        # as it came (and give it back in to_dict) instead of failing on it.
+        items = schema.get("items")
+        if isinstance(items, dict) and "$ref" in items:
+            schema["items"] = {"oneOf": [items], "nullable": True}
+        elif isinstance(items, dict) and any(k in items for k in _SHAPED):
+            items["nullable"] = True
 
 
 def nullable_enums_admit_null(doc: dict[str, Any]) -> None:

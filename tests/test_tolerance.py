@@ -1,7 +1,8 @@
 """Models accept what HH really sends (issue: tolerant parsing) and lose none of it.
 
 Bodies come from the spec's own examples, then get mutated the way HH's real responses differ from the spec:
-fields dropped (even "required" ones), values nulled, enum-like strings replaced by unknown ones, new keys.
+fields dropped (even "required" ones), values nulled, enum-like strings replaced by unknown ones, new keys,
+and values of another shape altogether (an object where a list was, a number in a list of objects).
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ def examples(current_spec: Path) -> list[tuple[Any, Any]]:
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Locations of every object member (where HH drops, nulls or changes a value)."""
+    """Locations of every object member and array element below the top level."""
     found = []
-    if isinstance(value, dict):
-        for key, child in value.items():
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, child in children:
+        if prefix or isinstance(value, dict):  # a list body's elements are the model itself: objects
             found.append((*prefix, key))
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
+        found += _paths(child, (*prefix, key))
     return found
+
+
+OTHER_SHAPES = (12345, 1.5, True, "text", {"unexpected": [1]}, [1, "a", None])
 
 
 def _mutate(body: Any, path: tuple[Any, ...], how: str) -> Any:
@@ -54,7 +58,7 @@ def _mutate(body: Any, path: tuple[Any, ...], how: str) -> Any:
     for step in path[:-1]:
         parent = parent[step]
     key = path[-1]
-    if how == "drop":
+    if how == "drop" and isinstance(parent, dict):
         del parent[key]
     elif how == "null":
         parent[key] = None
@@ -62,6 +66,8 @@ def _mutate(body: Any, path: tuple[Any, ...], how: str) -> Any:
         parent[key] = "value_hh_added_later"
     elif how == "extra" and isinstance(parent[key], dict):
         parent[key]["field_hh_added_later"] = {"nested": [1, None, "x"]}
+    elif how.startswith("shape"):
+        parent[key] = OTHER_SHAPES[int(how[-1])]
     return body
 
 
@@ -74,5 +80,6 @@ def test_mutated_examples_parse_and_round_trip(examples: list[tuple[Any, Any]], 
         if not paths:
             break
         path = data.draw(st.sampled_from(paths))
-        body = _mutate(body, path, data.draw(st.sampled_from(["drop", "null", "unknown", "extra"])))
+        shapes = [f"shape{i}" for i in range(len(OTHER_SHAPES))]
+        body = _mutate(body, path, data.draw(st.sampled_from(["drop", "null", "unknown", "extra", *shapes])))
     assert report.roundtrip(model, body) is None
