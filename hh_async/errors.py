@@ -1,0 +1,300 @@
+"""HH's error answers as typed exceptions.
+
+HH answers errors in two shapes (see the project's API facts):
+
+- API methods: ``{"errors": [{"type": ..., "value": ..., ...}], "request_id": ..., "oauth_error": ...}``,
+  with 403 for token problems and for captcha;
+- the token endpoint (OAuth): ``{"error": ..., "error_description": ...}``.
+
+``error_from_response`` picks the most specific class; a body that is not JSON (an HTML 502 page from a
+proxy, say) still gives an error with the status and a short excerpt. No exception carries request headers,
+tokens or secrets: only what HH answered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+import httpx
+
+
+@attrs.frozen
+class ErrorDetail:
+    """One entry of HH's ``errors`` list."""
+
+    type: str
+    value: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    """Other keys of the entry (``captcha_url``, ``pointer``, ``reason``, ...)."""
+
+
+class HHError(Exception):
+    """An error answer from HH (or a body that could not be read)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        errors: Sequence[ErrorDetail] = (),
+        oauth_error: str | None = None,
+        description: str | None = None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.errors = tuple(errors)
+        self.oauth_error = oauth_error
+        self.description = description
+        """HH's ``error_description`` (token endpoint) or ``description`` of the first error."""
+        self.response = response
+        """The raw response (status, headers, body); not part of str() or repr()."""
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(e.type for e in self.errors)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"status {self.status}")
+        if self.request_id:
+            parts.append(f"request_id {self.request_id}")
+        return "; ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(HHError):
+    """400: HH did not accept the request."""
+
+
+class BadArgumentError(BadRequestError):
+    """400 ``bad_argument``: ``argument`` names the parameter HH rejected."""
+
+    @property
+    def argument(self) -> str | None:
+        return next((e.value for e in self.errors if e.type == "bad_argument"), None)
+
+
+class BadJsonDataError(BadRequestError):
+    """400 ``bad_json_data``: the request body; ``pointer`` says where, when HH says."""
+
+    @property
+    def pointer(self) -> str | None:
+        detail = next((e for e in self.errors if e.type == "bad_json_data"), None)
+        if detail is None:
+            return None
+        pointer = detail.extra.get("pointer")
+        return str(pointer) if pointer is not None else detail.value
+
+
+class BadUserAgentError(BadRequestError):
+    """400 ``bad_user_agent``: the User-Agent was missing (``unset``) or is blacklisted."""
+
+
+class NotFoundError(HHError):
+    """404."""
+
+
+class ConflictError(HHError):
+    """409."""
+
+
+class ForbiddenError(HHError):
+    """403 that is neither a token problem nor a captcha: no right to do this."""
+
+
+class AuthorizationError(HHError):
+    """The token is not accepted: expired, revoked, invalid, or the wrong kind for this method."""
+
+
+class TokenExpiredError(AuthorizationError):
+    """403 ``oauth/token_expired``: refresh the user token (the client does it by itself)."""
+
+
+class TokenRevokedError(AuthorizationError):
+    """The token was revoked or deactivated (e.g. the user changed the password): log in again."""
+
+
+class CaptchaRequiredError(ForbiddenError):
+    """403 ``captcha_required``: a person must solve a captcha (asked only of requests without a token)."""
+
+    @property
+    def captcha_url(self) -> str | None:
+        return self._detail_url("captcha_url")
+
+    @property
+    def fallback_url(self) -> str | None:
+        return self._detail_url("fallback_url")
+
+    def _detail_url(self, key: str) -> str | None:
+        url = next((e.extra.get(key) for e in self.errors if e.extra.get(key)), None)
+        return str(url) if url else None
+
+    def captcha_url_with_backurl(self, backurl: str) -> str:
+        """The captcha page, returning to ``backurl`` (which HH requires to have a scheme) when solved."""
+        if not urlsplit(backurl).scheme:
+            raise ValueError(f"backurl must be an absolute URL with a scheme, got {backurl!r}")
+        url = self.captcha_url or self.fallback_url
+        if url is None:
+            raise ValueError("HH sent neither captcha_url nor fallback_url")
+        parts = urlsplit(url)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("backurl", backurl)]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class LimitExceededError(HHError):
+    """A quota is spent (daily resume views, searches, drafts, ...): retrying will not help today."""
+
+
+class RateLimitedError(HHError):
+    """429 Too Many Requests: slow down and retry."""
+
+
+class ServerError(HHError):
+    """5xx: HH (or a proxy before it) failed; the body may not be JSON."""
+
+
+class OAuthError(HHError):
+    """The token endpoint refused: ``oauth_error`` is HH's ``error``, ``description`` its explanation."""
+
+
+class ReauthorizationRequired(OAuthError):
+    """``invalid_grant``: the refresh token or code is spent, expired or revoked: the user logs in again."""
+
+
+class AppTokenTooEarlyError(OAuthError):
+    """An application token may be requested at most once per 5 minutes."""
+
+
+class DecodeError(HHError):
+    """HH's body is not valid JSON or does not fit its model; ``field`` says where, when known."""
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+
+# --- classification ------------------------------------------------------------------------------------
+
+_TOKEN_REVOKED = frozenset({"token_revoked", "bad_authorization", "token_deactivated"})
+
+
+def _details(body: Mapping[str, Any]) -> list[ErrorDetail]:
+    details = []
+    for entry in body.get("errors") or ():
+        if isinstance(entry, Mapping) and isinstance(entry.get("type"), str):
+            value = entry.get("value")
+            extra = {k: v for k, v in entry.items() if k not in ("type", "value")}
+            details.append(ErrorDetail(entry["type"], None if value is None else str(value), extra))
+    return details
+
+
+def _api_error_class(status: int, details: Sequence[ErrorDetail]) -> type[HHError]:
+    pairs = {(d.type, d.value) for d in details}
+    types = {d.type for d in details}
+    values = {d.value or "" for d in details}
+    if "captcha_required" in types or "captcha_required" in values:
+        return CaptchaRequiredError
+    if any(v.endswith(("limit_exceeded", "quota_exceeded")) for v in values):
+        return LimitExceededError
+    if ("oauth", "token_expired") in pairs or "token_expired" in values:
+        return TokenExpiredError
+    if values & _TOKEN_REVOKED:
+        return TokenRevokedError
+    if "oauth" in types:
+        return AuthorizationError
+    if "bad_user_agent" in types:
+        return BadUserAgentError
+    if status == 400 and "bad_argument" in types:
+        return BadArgumentError
+    if status == 400 and "bad_json_data" in types:
+        return BadJsonDataError
+    return _by_status(status)
+
+
+def _by_status(status: int) -> type[HHError]:
+    if status == 400:
+        return BadRequestError
+    if status == 403:
+        return ForbiddenError
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status == 429:
+        return RateLimitedError
+    if status >= 500:
+        return ServerError
+    return HHError
+
+
+def _oauth_error_class(error: str, description: str | None) -> type[HHError]:
+    if description == "app token refresh too early":
+        return AppTokenTooEarlyError
+    if error == "invalid_grant":
+        return ReauthorizationRequired
+    return OAuthError
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def error_from_response(response: httpx.Response) -> HHError:
+    """The exception for an error answer of HH."""
+    status = response.status_code
+    request_id = response.headers.get("x-request-id")
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except (ValueError, UnicodeDecodeError):
+        cls = _by_status(status)
+        excerpt = _excerpt(response.content.decode("utf-8", "replace"))
+        return cls(
+            f"HTTP {status} with a body that is not JSON: {excerpt!r}",
+            status=status,
+            request_id=request_id,
+            response=response,
+        )
+    if not isinstance(body, Mapping):
+        return _by_status(status)(f"HTTP {status}", status=status, request_id=request_id, response=response)
+    request_id = str(body.get("request_id") or request_id or "") or None
+    if isinstance(body.get("error"), str) and "errors" not in body:
+        error, description = body["error"], body.get("error_description")
+        description = str(description) if description is not None else None
+        cls = _oauth_error_class(error, description)
+        message = f"OAuth {error}" + (f": {description}" if description else "")
+        return cls(
+            message,
+            status=status,
+            request_id=request_id,
+            oauth_error=error,
+            description=description,
+            response=response,
+        )
+    details = _details(body)
+    cls = _api_error_class(status, details)
+    described = next((str(d.extra["description"]) for d in details if d.extra.get("description")), None)
+    listed = ", ".join(f"{d.type}" + (f"/{d.value}" if d.value else "") for d in details) or f"HTTP {status}"
+    oauth_error = body.get("oauth_error")
+    return cls(
+        listed + (f": {described}" if described else ""),
+        status=status,
+        request_id=request_id,
+        errors=details,
+        oauth_error=str(oauth_error) if oauth_error else None,
+        description=described,
+        response=response,
+    )
