@@ -25,3 +25,9 @@ def current_spec() -> Path:
     if not spec.is_file():
         pytest.fail("openapi.yml is missing: run `make install` first")
     return spec
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Runtime tests marked ``anyio`` run under both event loops the client supports."""
+    return str(request.param)

@@ -97,6 +97,7 @@ def test_enums_keep_unknown_values(value: str) -> None:
     assert host.is_known == (value == "hh.ru")
 
 
+@pytest.mark.anyio
 async def test_a_request_carries_only_what_the_caller_gave() -> None:
     """Multi-value filters repeat (area=1&area=2); HH's defaults are not sent on the caller's behalf."""
     import httpx

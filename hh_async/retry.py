@@ -1,0 +1,115 @@
+"""Retries as an httpx transport wrapper: ``RetryTransport(inner, RetryPolicy(...))``.
+
+Idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS) are retried on connection errors, timeouts, 429 and
+502/503/504, with capped exponential backoff and full jitter, honouring ``Retry-After`` (seconds or an HTTP
+date) when HH or a proxy sends one. POST is retried only when the caller opts in. A spent quota (HH's
+``*_limit_exceeded``) is not retried: it will not come back today. Attempts and a total time budget bound it
+all; per call, ``request.extensions["hh_retry"]`` may carry another policy.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+
+import anyio
+import attrs
+import httpx
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@attrs.frozen
+class RetryPolicy:
+    max_attempts: int = 4
+    """Attempts in all, the first included; 1 disables retries."""
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    budget: float = 60.0
+    """Seconds from the first attempt after which no retry starts."""
+    retry_post: bool = False
+    """POST is not idempotent at HH (applying, creating a vacancy...): retry it only when it is safe."""
+    statuses: frozenset[int] = RETRY_STATUSES
+
+    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)) — attempt 0 is the first retry."""
+        return float(rng()) * min(self.backoff_max, self.backoff_base * 2.0**attempt)
+
+    def retries(self, method: str) -> bool:
+        return method.upper() in IDEMPOTENT or (self.retry_post and method.upper() == "POST")
+
+
+def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds ``Retry-After`` asks for (a number, or an HTTP date); None if absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _quota_spent(response: httpx.Response) -> bool:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    entries = body.get("errors") if isinstance(body, dict) else None
+    return any(
+        isinstance(e, dict) and str(e.get("value", "")).endswith("limit_exceeded") for e in entries or ()
+    )
+
+
+class RetryTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.transport = transport
+        self.policy = policy or RetryPolicy()
+        self._clock, self._sleep, self._rng = clock, sleep, rng
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        policy: RetryPolicy = request.extensions.get("hh_retry", self.policy)
+        if not policy.retries(request.method):
+            return await self.transport.handle_async_request(request)
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= policy.max_attempts
+            try:
+                response = await self.transport.handle_async_request(request)
+            except (httpx.TransportError, httpx.TimeoutException):
+                delay = policy.backoff(attempt - 1, self._rng)
+                if last or self._clock() - started + delay > policy.budget:
+                    raise
+            else:
+                if response.status_code not in policy.statuses or last:
+                    return response
+                await response.aread()
+                if response.status_code == 429 and _quota_spent(response):
+                    return response
+                asked = retry_after(response)
+                delay = asked if asked is not None else policy.backoff(attempt - 1, self._rng)
+                if self._clock() - started + delay > policy.budget:
+                    return response
+                await response.aclose()
+            await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

@@ -1,0 +1,118 @@
+"""Client-wide pacing as an httpx transport wrapper: ``ThrottleTransport(inner, Throttle(rate=8))``.
+
+One ``Throttle`` is shared by every task of a client: requests start at most ``rate`` per second (evenly
+spaced) and at most ``concurrency`` are in flight. On a 429 the rate halves; each calm response wins back a
+twentieth of the configured rate (additive increase, multiplicative decrease), so a scraper settles just
+under what HH tolerates (about 10 requests per second per IP) instead of hammering it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import httpx
+
+
+class Throttle:
+    def __init__(
+        self,
+        rate: float | None = 8.0,
+        concurrency: int = 20,
+        *,
+        min_rate: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be positive (requests per second) or None, got {rate!r}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+        self.target = rate
+        self.rate = rate
+        """The rate now in force: below ``target`` after 429s, climbing back while calm."""
+        self.min_rate = min(min_rate, rate) if rate else min_rate
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._next_start = 0.0
+        self._clock, self._sleep = clock, sleep
+
+    @property
+    def concurrency(self) -> int:
+        return int(self._limiter.total_tokens)
+
+    @property
+    def in_flight(self) -> int:
+        return int(self._limiter.borrowed_tokens)
+
+    async def acquire(self, borrower: object) -> None:
+        """Wait for a free place and for this request's turn under the rate."""
+        await self._limiter.acquire_on_behalf_of(borrower)
+        if self.rate is None:
+            return
+        now = self._clock()
+        start = max(now, self._next_start)
+        self._next_start = start + 1 / self.rate  # reserve the slot before sleeping: no lock needed
+        if start > now:
+            await self._sleep(start - now)
+
+    def release(self, borrower: object, status: int | None) -> None:
+        """Give the place back; a 429 slows the rate down, a calm answer lets it climb back."""
+        self._limiter.release_on_behalf_of(borrower)
+        if status is not None:
+            self._observe(status)
+
+    def _observe(self, status: int) -> None:
+        if self.rate is None or self.target is None:
+            return
+        if status == 429:
+            self.rate = max(self.min_rate, self.rate / 2)
+        elif self.rate < self.target:
+            self.rate = min(self.target, self.rate + self.target / 20)
+
+
+class ThrottleTransport(httpx.AsyncBaseTransport):
+    def __init__(self, transport: httpx.AsyncBaseTransport, throttle: Throttle) -> None:
+        self.transport = transport
+        self.throttle = throttle
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        borrower = object()
+        await self.throttle.acquire(borrower)
+        try:
+            response = await self.transport.handle_async_request(request)
+        except BaseException:
+            self.throttle.release(borrower, None)
+            raise
+        # The place is held until the body has been read or the response closed, not only until headers.
+        stream = _ReleasingStream(
+            response.stream, lambda: self.throttle.release(borrower, response.status_code)
+        )
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
+        )
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+    ) -> None:
+        self._stream = stream
+        self._release: Callable[[], None] | None = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            if isinstance(self._stream, httpx.AsyncByteStream):
+                await self._stream.aclose()
+        finally:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release()
