@@ -1,0 +1,329 @@
+"""Authentication as ``httpx.Auth`` flows: a static token, HH's application token and the user token.
+
+HH's rules (``../shared/hh-api-facts.md``) shape all of it:
+
+- a user's refresh token works **once** and **only after** the access token expired: so refresh happens on
+  ``403 oauth/token_expired`` or once ``expires_at`` has passed, never early, and it is *single-flight*: one
+  refresh per token, every other request waits for it and reuses the new pair, which is saved to the token
+  store before anyone uses it;
+- an ``invalid_grant`` answer ends in ``ReauthorizationRequired`` after one attempt (no loops);
+- an application token lives forever but may be requested once per 5 minutes.
+
+Token requests go to the token endpoint through ``token_client`` (by default a plain httpx client of its
+own; ``HHClient`` passes one sharing its transport). They are POSTs and never retried: a refresh token is
+single-use, a second try could only burn it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+import attrs
+import httpx
+
+from .errors import AppTokenTooEarlyError, HHError, ReauthorizationRequired, error_from_response
+from .tokens import MemoryTokenStore, TokenPair, TokenStore
+
+TOKEN_URL = "https://api.hh.ru/token"
+AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
+APP_TOKEN_INTERVAL = 300.0
+"""HH issues an application token at most once per 5 minutes."""
+
+logger = logging.getLogger("hh_async.auth")
+
+
+class StaticToken(httpx.Auth):
+    """A token you already have (a user's, or the application token shown at dev.hh.ru/admin)."""
+
+    def __init__(self, access_token: str) -> None:
+        self._header = f"Bearer {access_token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "StaticToken(***)"
+
+
+async def _error_values(response: httpx.Response) -> set[str]:
+    """The ``value``s of HH's ``errors`` in a 401/403 (read here: the flow sees responses unread)."""
+    if response.status_code not in (401, 403):
+        return set()
+    await response.aread()
+    try:
+        body = response.json()
+    except ValueError:
+        return set()
+    entries = body.get("errors") if isinstance(body, dict) else None
+    return {str(e.get("value")) for e in entries or () if isinstance(e, dict)}
+
+
+class _TokenEndpoint:
+    """Posts grants to HH's token endpoint; shared by the user and application token flows."""
+
+    def __init__(self, client_id: str, client_secret: str, token_url: str, client: httpx.AsyncClient | None):
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.token_url = token_url
+        self._client = client
+        self._owns_client = client is None
+
+    async def grant(self, grant_type: str, **fields: str | None) -> dict[str, Any]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=30)
+        data = {"grant_type": grant_type, **{k: v for k, v in fields.items() if v is not None}}
+        if grant_type != "refresh_token":
+            data |= {"client_id": self.client_id, "client_secret": self._client_secret}
+        response = await self._client.post(self.token_url, data=data)
+        if response.status_code != 200:
+            raise error_from_response(response)
+        try:
+            body: dict[str, Any] = response.json()
+            if not isinstance(body.get("access_token"), str):
+                raise ValueError("no access_token")
+        except (ValueError, AttributeError) as exc:
+            raise HHError(f"the token endpoint answered 200 without a token ({exc})", status=200) from None
+        return body
+
+    async def aclose(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class UserToken(httpx.Auth):
+    """A user's token pair, refreshed by the rules above and persisted in ``store``."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        store: TokenStore | None = None,
+        *,
+        token_url: str = TOKEN_URL,
+        token_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store: TokenStore = store or MemoryTokenStore()
+        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
+        self._clock = clock
+        self._pair: TokenPair | None = None
+        self._lock = anyio.Lock()
+        self.refreshes = 0
+        """Refresh requests this auth has sent (for monitoring, and tests)."""
+
+    def __repr__(self) -> str:
+        return f"UserToken(client_id={self._endpoint.client_id!r}, store={self.store!r})"
+
+    async def current(self) -> TokenPair:
+        """The pair in use (loaded from the store on first use)."""
+        if self._pair is None:
+            async with self._lock:
+                if self._pair is None:
+                    self._pair = await self.store.load()
+        if self._pair is None:
+            raise ReauthorizationRequired("no user token yet: log the user in (authorization code flow)")
+        return self._pair
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        pair = await self.current()
+        if pair.expired(self._clock()):
+            pair = await self.refresh(pair)
+        request.headers["Authorization"] = f"Bearer {pair.access_token}"
+        response = yield request
+        if "token_expired" in await _error_values(response):
+            pair = await self.refresh(pair, expired=True)
+            request.headers["Authorization"] = f"Bearer {pair.access_token}"
+            yield request
+
+    async def refresh(self, stale: TokenPair, *, expired: bool = False) -> TokenPair:
+        """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store)."""
+        async with self._lock:
+            current = self._pair
+            if current is not None and (
+                current.access_token != stale.access_token  # another task refreshed while this one waited
+                or (not expired and not current.expired(self._clock()))  # ...or learnt it is not expired yet
+            ):
+                return current
+            async with self.store.exclusive():
+                stored = await self.store.load()
+                if stored is not None and stored.access_token != stale.access_token:
+                    self._pair = stored  # another process refreshed and saved
+                    return stored
+                self._pair = await self._refresh(stale, expired)
+                return self._pair
+
+    async def _refresh(self, stale: TokenPair, expired: bool) -> TokenPair:
+        if not stale.refresh_token:
+            raise ReauthorizationRequired("the access token expired and there is no refresh token")
+        self.refreshes += 1
+        try:
+            body = await self._endpoint.grant("refresh_token", refresh_token=stale.refresh_token)
+        except ReauthorizationRequired as exc:
+            if exc.description == "token not expired" and not expired:
+                # Our clock ran ahead of HH's: the token still works. Use it a little longer.
+                logger.warning("HH says the access token has not expired yet; retrying the refresh later")
+                later = attrs.evolve(stale, expires_at=self._clock() + 60)
+                await self.store.save(later)
+                return later
+            raise
+        pair = TokenPair.from_response(body, self._clock())
+        await self.store.save(pair)  # persisted before anyone uses it: the old refresh token is spent
+        logger.info("refreshed the user token; expires at %s", pair)
+        return pair
+
+    async def aclose(self) -> None:
+        await self._endpoint.aclose()
+
+
+class AppToken(httpx.Auth):
+    """HH's application token (client_credentials): obtained on first use, kept in ``store``, and never
+    requested again within 5 minutes (HH revokes the old one and refuses a new one that soon)."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        store: TokenStore | None = None,
+        *,
+        token_url: str = TOKEN_URL,
+        token_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store: TokenStore = store or MemoryTokenStore()
+        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
+        self._clock = clock
+        self._pair: TokenPair | None = None
+        self._requested_at: float | None = None
+        self._lock = anyio.Lock()
+        self.requests = 0
+        """Token requests this auth has sent."""
+
+    def __repr__(self) -> str:
+        return f"AppToken(client_id={self._endpoint.client_id!r}, store={self.store!r})"
+
+    async def _token(self, replacing: TokenPair | None = None) -> TokenPair:
+        async with self._lock:
+            if self._pair is None:
+                self._pair = await self.store.load()
+            if self._pair is not None and (
+                replacing is None or self._pair.access_token != replacing.access_token
+            ):
+                return self._pair
+            now = self._clock()
+            if self._requested_at is not None and now - self._requested_at < APP_TOKEN_INTERVAL:
+                wait = APP_TOKEN_INTERVAL - (now - self._requested_at)
+                raise AppTokenTooEarlyError(
+                    f"an application token was requested less than 5 minutes ago; "
+                    f"the next may be requested in {wait:.0f} s"
+                )
+            self._requested_at = now
+            self.requests += 1
+            body = await self._endpoint.grant("client_credentials")
+            self._pair = TokenPair.from_response(body, now)
+            await self.store.save(self._pair)
+            return self._pair
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        pair = await self._token()
+        request.headers["Authorization"] = f"Bearer {pair.access_token}"
+        response = yield request
+        if await _error_values(response) & {"token_revoked", "bad_authorization"}:
+            pair = await self._token(replacing=pair)  # revoked: someone requested a new one elsewhere
+            request.headers["Authorization"] = f"Bearer {pair.access_token}"
+            yield request
+
+    async def aclose(self) -> None:
+        await self._endpoint.aclose()
+
+
+# --- the authorization code flow (with PKCE) ---------------------------------------------------------------
+
+
+@attrs.frozen(repr=False)
+class AuthorizationRequest:
+    """Where to send the user, and what to keep (in their session) until HH redirects back."""
+
+    url: str
+    state: str
+    code_verifier: str | None
+    redirect_uri: str | None
+
+    def check_state(self, received: str | None) -> None:
+        """Raise unless HH's redirect carries the ``state`` we sent (protects against CSRF)."""
+        if received is None or not hmac.compare_digest(received, self.state):
+            raise ValueError("the OAuth state does not match the one sent: not our login, or a forged one")
+
+    def __repr__(self) -> str:
+        return f"AuthorizationRequest(url={self.url!r})"
+
+
+def authorization_request(
+    client_id: str,
+    redirect_uri: str | None = None,
+    *,
+    pkce: bool = True,
+    state: str | None = None,
+    role: str | None = None,
+    force_login: bool = False,
+    skip_choose_account: bool = False,
+    authorize_url: str = AUTHORIZE_URL,
+) -> AuthorizationRequest:
+    """Build the authorize URL: ``state`` always, PKCE S256 unless ``pkce=False``; ``role`` is
+    ``applicant`` or ``employer``."""
+    state = state or secrets.token_urlsafe(24)
+    params: dict[str, str] = {"response_type": "code", "client_id": client_id, "state": state}
+    if redirect_uri:
+        params["redirect_uri"] = redirect_uri
+    verifier = None
+    if pkce:
+        verifier = secrets.token_urlsafe(64)
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        params["code_challenge"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        params["code_challenge_method"] = "S256"
+    if role:
+        params["role"] = role
+    if force_login:
+        params["force_login"] = "true"
+    if skip_choose_account:
+        params["skip_choose_account"] = "true"
+    return AuthorizationRequest(f"{authorize_url}?{urlencode(params)}", state, verifier, redirect_uri)
+
+
+async def exchange_code(
+    request: AuthorizationRequest,
+    code: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    store: TokenStore | None = None,
+    token_url: str = TOKEN_URL,
+    token_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+) -> UserToken:
+    """Trade the ``code`` from HH's redirect for a token pair, save it, and return the auth that uses it."""
+    endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
+    try:
+        body = await endpoint.grant(
+            "authorization_code",
+            code=code,
+            redirect_uri=request.redirect_uri,
+            code_verifier=request.code_verifier,
+        )
+    finally:
+        await endpoint.aclose()
+    auth = UserToken(
+        client_id, client_secret, store, token_url=token_url, token_client=token_client, clock=clock
+    )
+    await auth.store.save(TokenPair.from_response(body, clock()))
+    return auth

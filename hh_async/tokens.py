@@ -1,0 +1,194 @@
+"""Token pairs and where they are kept: in memory, in a JSON file shared by processes, or in the app's own DB.
+
+HH's refresh token works once, so whoever refreshes must persist the new pair before anyone uses it, and
+two refreshers must never race. A store therefore offers ``exclusive()``: the section inside it is the only
+one, across tasks and (for the file store) across processes, that may refresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import attrs
+
+
+@attrs.frozen(repr=False)
+class TokenPair:
+    """An access token with its refresh token. Neither appears in repr() or str()."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: float | None = None
+    """Unix time after which the access token is expired (None: unknown, learnt from HH's 403)."""
+    token_type: str = "bearer"
+
+    @classmethod
+    def from_response(cls, body: dict[str, Any], now: float) -> TokenPair:
+        """From HH's token answer: ``{access_token, token_type, expires_in, refresh_token}``."""
+        expires_in = body.get("expires_in")
+        return cls(
+            access_token=str(body["access_token"]),
+            refresh_token=body.get("refresh_token"),
+            expires_at=now + float(expires_in) if expires_in is not None else None,
+            token_type=str(body.get("token_type") or "bearer"),
+        )
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> TokenPair:
+        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            raise ValueError("not a token pair: expected an object with a string 'access_token'")
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            expires_at=float(data["expires_at"]) if data.get("expires_at") is not None else None,
+            token_type=str(data.get("token_type") or "bearer"),
+        )
+
+    def __repr__(self) -> str:
+        expires = (
+            "unknown"
+            if self.expires_at is None
+            else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_at))
+        )
+        refresh = ", refresh_token=***" if self.refresh_token else ""
+        return f"TokenPair(access_token=***{refresh}, expires_at={expires})"
+
+    __str__ = __repr__
+
+
+class TokenStore(Protocol):
+    async def load(self) -> TokenPair | None: ...
+
+    async def save(self, pair: TokenPair) -> None: ...
+
+    def exclusive(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while refreshing; a store shared beyond this process makes it a cross-process lock."""
+        ...
+
+
+class MemoryTokenStore:
+    def __init__(self, pair: TokenPair | None = None) -> None:
+        self._pair = pair
+
+    async def load(self) -> TokenPair | None:
+        return self._pair
+
+    async def save(self, pair: TokenPair) -> None:
+        self._pair = pair
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        yield  # the auth's own lock already serializes refreshes within the process
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore({self._pair!r})"
+
+
+class TokenFileError(ValueError):
+    """The token file exists but cannot be read as a token pair; it is left untouched."""
+
+
+class JsonFileTokenStore:
+    """A JSON file (mode 0600, replaced atomically) that several processes may share.
+
+    ``exclusive()`` takes an advisory lock on ``<file>.lock``, so across processes one refreshes and the
+    others read the pair it saved.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+
+    async def load(self) -> TokenPair | None:
+        return await anyio.to_thread.run_sync(self._load)
+
+    def _load(self) -> TokenPair | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return TokenPair.from_json(json.loads(text))
+        except ValueError as exc:
+            raise TokenFileError(f"{self.path}: cannot read tokens ({exc}); fix or delete the file") from None
+
+    async def save(self, pair: TokenPair) -> None:
+        await anyio.to_thread.run_sync(self._save, pair)
+
+    def _save(self, pair: TokenPair) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(pair.to_json(), out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        import fcntl
+
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __repr__(self) -> str:
+        return f"JsonFileTokenStore({str(self.path)!r})"
+
+
+class CallbackTokenStore:
+    """Tokens kept by the application (its DB): ``load()`` and ``save(pair)`` are its coroutines.
+
+    ``lock``, if given, is an async context manager factory the app uses to serialize refreshes across its
+    processes (a DB row lock, say); without one, refreshes are serialized within this process only.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[TokenPair | None]],
+        save: Callable[[TokenPair], Awaitable[None]],
+        lock: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+    ) -> None:
+        self._load, self._save, self._lock = load, save, lock
+
+    async def load(self) -> TokenPair | None:
+        return await self._load()
+
+    async def save(self, pair: TokenPair) -> None:
+        await self._save(pair)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        if self._lock is None:
+            yield
+        else:
+            async with self._lock():
+                yield

@@ -1,0 +1,292 @@
+"""OAuth against respx: single-flight refresh, HH's refresh rules, app tokens, PKCE, no leaked secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from hh_async.auth import AppToken, UserToken, authorization_request, exchange_code
+from hh_async.errors import AppTokenTooEarlyError, ReauthorizationRequired
+from hh_async.tokens import JsonFileTokenStore, MemoryTokenStore, TokenFileError, TokenPair
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.anyio
+
+API = "https://api.hh.ru"
+TOKEN_URL = f"{API}/token"
+SECRET = "CLIENT-SECRET-0001"
+OLD = TokenPair("OLD-ACCESS-0001", "OLD-REFRESH-0001", expires_at=time.time() - 10)
+NEW = {
+    "access_token": "NEW-ACCESS-0002",
+    "token_type": "bearer",
+    "expires_in": 1209600,
+    "refresh_token": "NEW-REFRESH-0002",
+}
+
+
+class CountingStore(MemoryTokenStore):
+    def __init__(self, pair: TokenPair | None) -> None:
+        super().__init__(pair)
+        self.saves: list[TokenPair] = []
+
+    async def save(self, pair: TokenPair) -> None:
+        self.saves.append(pair)
+        await super().save(pair)
+
+
+def form(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+def hh_api(router: respx.MockRouter, *, expired_by_server: bool = False) -> respx.Route:
+    """/me answers 200 to the new token; to the old one, 403 token_expired (when HH finds it out)."""
+
+    def me(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == f"Bearer {NEW['access_token']}":
+            return httpx.Response(200, json={"id": "1"})
+        assert expired_by_server, "the old token was used after its expiry was known"
+        return httpx.Response(403, json={"errors": [{"type": "oauth", "value": "token_expired"}]})
+
+    return router.get(f"{API}/me").mock(side_effect=me)
+
+
+def token_endpoint(router: respx.MockRouter) -> respx.Route:
+    def grant(request: httpx.Request) -> httpx.Response:
+        sent = form(request)
+        assert sent == {"grant_type": "refresh_token", "refresh_token": OLD.refresh_token}
+        return httpx.Response(200, json=NEW)
+
+    return router.post(TOKEN_URL).mock(side_effect=grant)
+
+
+async def call_many(auth: httpx.Auth, count: int) -> list[int]:
+    statuses: list[int] = []
+    async with httpx.AsyncClient(auth=auth, limits=httpx.Limits(max_connections=None)) as http:
+
+        async def one() -> None:
+            statuses.append((await http.get(f"{API}/me")).status_code)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(count):
+                group.start_soon(one)
+    return statuses
+
+
+@pytest.mark.parametrize("expired_by_server", [False, True])
+async def test_1000_concurrent_calls_refresh_once(expired_by_server: bool) -> None:
+    """Expiry known from expires_at, or discovered from HH's 403: either way one refresh, saved once."""
+    pair = TokenPair(
+        OLD.access_token, OLD.refresh_token, expires_at=None if expired_by_server else OLD.expires_at
+    )
+    store = CountingStore(pair)
+    auth = UserToken("client", SECRET, store)
+    with respx.mock(assert_all_called=True) as router:
+        tokens = token_endpoint(router)
+        hh_api(router, expired_by_server=expired_by_server)
+        statuses = await call_many(auth, 1000)
+    assert statuses == [200] * 1000
+    assert tokens.call_count == 1 and auth.refreshes == 1
+    assert [p.access_token for p in store.saves] == [NEW["access_token"]]
+    saved = store.saves[0]
+    assert saved.refresh_token == NEW["refresh_token"] and saved.expires_at and saved.expires_at > time.time()
+
+
+async def test_no_refresh_before_expiry() -> None:
+    auth = UserToken(
+        "client", SECRET, MemoryTokenStore(TokenPair("NEW-ACCESS-0002", "R", time.time() + 3600))
+    )
+    with respx.mock(assert_all_called=False) as router:
+        tokens = router.post(TOKEN_URL).respond(500)
+        hh_api(router)
+        assert await call_many(auth, 50) == [200] * 50
+    assert tokens.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "description", ["token has already been refreshed", "token was revoked", "token deactivated"]
+)
+async def test_invalid_grant_asks_for_a_new_login_after_one_attempt(description: str) -> None:
+    auth = UserToken("client", SECRET, MemoryTokenStore(OLD))
+    with respx.mock(assert_all_called=False) as router:
+        tokens = router.post(TOKEN_URL).respond(
+            400, json={"error": "invalid_grant", "error_description": description}
+        )
+        async with httpx.AsyncClient(auth=auth) as http:
+            for _ in range(2):
+                with pytest.raises(ReauthorizationRequired) as raised:
+                    await http.get(f"{API}/me")
+                assert raised.value.description == description
+    assert tokens.call_count == 2  # one attempt per call, no loop inside one
+
+
+async def test_a_clock_ahead_of_hh_does_not_burn_the_token() -> None:
+    """HH answers 'token not expired' to an early refresh: keep the token, try again a minute later."""
+    store = CountingStore(TokenPair("NEW-ACCESS-0002", "R", expires_at=time.time() - 1))
+    auth = UserToken("client", SECRET, store)
+    with respx.mock(assert_all_called=False) as router:
+        router.post(TOKEN_URL).respond(
+            400, json={"error": "invalid_grant", "error_description": "token not expired"}
+        )
+        hh_api(router)
+        assert await call_many(auth, 5) == [200] * 5
+    assert auth.refreshes == 1
+    assert store.saves[0].expires_at and store.saves[0].expires_at > time.time() + 30
+
+
+REFRESH_IN_A_PROCESS = """
+import sys, anyio, httpx, respx
+from hh_async.auth import UserToken
+from hh_async.tokens import JsonFileTokenStore
+NEW = {"access_token": "NEW-ACCESS-0002", "token_type": "bearer", "expires_in": 1209600, "refresh_token": "N"}
+async def main():
+    auth = UserToken("client", "secret", JsonFileTokenStore(sys.argv[1]))
+    with respx.mock(assert_all_called=False) as router:
+        router.post("https://api.hh.ru/token").respond(200, json=NEW)
+        router.get("https://api.hh.ru/me").respond(200, json={})
+        async with httpx.AsyncClient(auth=auth) as http:
+            assert (await http.get("https://api.hh.ru/me")).status_code == 200
+    print(auth.refreshes)
+anyio.run(main)
+"""
+
+
+def test_two_processes_sharing_a_token_file_refresh_once(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps(OLD.to_json()))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", REFRESH_IN_A_PROCESS, str(path)], stdout=subprocess.PIPE, env=env
+        )
+        for _ in range(2)
+    ]
+    refreshes = [int(p.communicate(timeout=60)[0]) for p in processes]
+    assert sorted(refreshes) == [0, 1]
+    assert json.loads(path.read_text())["access_token"] == NEW["access_token"]
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_broken_token_file_is_a_clear_error_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text('{"access_token": ')
+    with pytest.raises(TokenFileError, match="cannot read tokens"):
+        await JsonFileTokenStore(path).load()
+    assert path.read_text() == '{"access_token": '
+
+
+# --- application token -----------------------------------------------------------------------
+
+
+async def test_app_token_is_obtained_once_and_cached() -> None:
+    store = CountingStore(None)
+    auth = AppToken("client", SECRET, store)
+    with respx.mock(assert_all_called=False) as router:
+        tokens = router.post(TOKEN_URL).respond(
+            200, json={"access_token": "APP-0001", "token_type": "bearer"}
+        )
+        router.get(f"{API}/me").respond(200, json={})
+        assert await call_many(auth, 200) == [200] * 200
+    assert tokens.call_count == 1
+    assert form(tokens.calls.last.request) == {
+        "grant_type": "client_credentials",
+        "client_id": "client",
+        "client_secret": SECRET,
+    }
+    assert [p.access_token for p in store.saves] == ["APP-0001"]
+
+
+async def test_app_token_is_not_requested_again_within_5_minutes() -> None:
+    now = [1000.0]
+    auth = AppToken("client", SECRET, clock=lambda: now[0])
+    revoked = {"errors": [{"type": "oauth", "value": "token_revoked"}]}
+    with respx.mock(assert_all_called=False) as router:
+        tokens = router.post(TOKEN_URL).respond(
+            200, json={"access_token": "APP-0001", "token_type": "bearer"}
+        )
+        router.get(f"{API}/me").respond(403, json=revoked)
+        async with httpx.AsyncClient(auth=auth) as http:
+            with pytest.raises(AppTokenTooEarlyError, match="5 minutes"):
+                await http.get(f"{API}/me")
+            now[0] += 301
+            assert (await http.get(f"{API}/me")).status_code == 403  # a new token, still refused: no loop
+    assert tokens.call_count == 2
+
+
+# --- authorization code -----------------------------------------------------------------------
+
+
+async def test_login_flow_with_pkce_and_state() -> None:
+    login = authorization_request("client", "https://my.app/callback", role="employer")
+    query = parse_qs(urlsplit(login.url).query)
+    assert login.url.startswith("https://hh.ru/oauth/authorize?")
+    assert query["state"] == [login.state] and query["code_challenge_method"] == ["S256"]
+    assert login.code_verifier is not None
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(login.code_verifier.encode()).digest()).rstrip(b"=")
+    assert query["code_challenge"] == [challenge.decode()]
+    login.check_state(login.state)
+    with pytest.raises(ValueError, match="state"):
+        login.check_state("forged")
+
+    store = CountingStore(None)
+    with respx.mock(assert_all_called=False) as router:
+        tokens = router.post(TOKEN_URL).respond(200, json=NEW)
+        auth = await exchange_code(login, "CODE-1", client_id="client", client_secret=SECRET, store=store)
+    assert form(tokens.calls.last.request) == {
+        "grant_type": "authorization_code",
+        "code": "CODE-1",
+        "redirect_uri": "https://my.app/callback",
+        "code_verifier": login.code_verifier,
+        "client_id": "client",
+        "client_secret": SECRET,
+    }
+    assert (await auth.current()).access_token == NEW["access_token"]
+    assert store.saves[0].refresh_token == NEW["refresh_token"]
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+async def test_secrets_never_show_in_reprs_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    login = authorization_request("client", "https://my.app/callback")
+    store = MemoryTokenStore(OLD)
+    auth = UserToken("client", SECRET, store)
+    seen: list[str] = [repr(login), repr(auth), repr(store), repr(OLD), str(OLD), repr(AppToken("c", SECRET))]
+    with respx.mock(assert_all_called=False) as router:
+        token_endpoint(router)
+        hh_api(router)
+        await call_many(auth, 3)
+        router.post(TOKEN_URL).respond(
+            400, json={"error": "invalid_grant", "error_description": "token was revoked"}
+        )
+        auth2 = UserToken("client", SECRET, MemoryTokenStore(OLD))
+        async with httpx.AsyncClient(auth=auth2) as http:
+            with pytest.raises(ReauthorizationRequired) as raised:
+                await http.get(f"{API}/me")
+    seen += [str(raised.value), repr(raised.value), repr(await auth.current())]
+    seen += [record.getMessage() for record in caplog.records]
+    text = "\n".join(seen)
+    assert login.code_verifier is not None
+    for secret in (
+        SECRET,
+        OLD.access_token,
+        OLD.refresh_token,
+        NEW["access_token"],
+        NEW["refresh_token"],
+        login.code_verifier,
+    ):
+        assert secret not in text, secret
