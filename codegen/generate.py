@@ -21,7 +21,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.errors import GeneratorError
 
-from . import normalize, overlay, registry, rules, specfile
+from . import facade, normalize, overlay, registry, rules, specfile
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -142,3 +142,4 @@ class _Project(Project):
         super()._build_api()
         entries = registry.entries(self.spec, self.openapi)
         (self.package_dir / "registry.py").write_text(registry.render(entries), encoding="utf-8")
+        (self.package_dir / "facade.py").write_text(facade.render(self.spec, self.openapi), encoding="utf-8")

@@ -6,17 +6,59 @@ only when first used.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .auth import AppToken, StaticToken, UserToken, authorization_request, exchange_code
+    from .client import HHClient
+    from .drift import DriftMonitor
+    from .errors import HHError
     from .operations import Operation
+    from .retry import RetryPolicy
+    from .throttle import Throttle
+    from .tokens import CallbackTokenStore, JsonFileTokenStore, MemoryTokenStore, TokenPair
 
     OPERATIONS: Mapping[str, Operation]
 
-__all__ = ["OPERATIONS"]
 __version__ = "0.1.0"
+
+# The public names, each loaded from its module on first use.
+_EXPORTS = {
+    "HHClient": "client",
+    "StaticToken": "auth",
+    "AppToken": "auth",
+    "UserToken": "auth",
+    "authorization_request": "auth",
+    "exchange_code": "auth",
+    "TokenPair": "tokens",
+    "MemoryTokenStore": "tokens",
+    "JsonFileTokenStore": "tokens",
+    "CallbackTokenStore": "tokens",
+    "HHError": "errors",
+    "RetryPolicy": "retry",
+    "Throttle": "throttle",
+    "DriftMonitor": "drift",
+}
+__all__ = [
+    "OPERATIONS",
+    "AppToken",
+    "CallbackTokenStore",
+    "DriftMonitor",
+    "HHClient",
+    "HHError",
+    "JsonFileTokenStore",
+    "MemoryTokenStore",
+    "RetryPolicy",
+    "StaticToken",
+    "Throttle",
+    "TokenPair",
+    "UserToken",
+    "authorization_request",
+    "exchange_code",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +66,8 @@ def __getattr__(name: str) -> Any:
         from .operations import registry
 
         return registry()
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,110 @@
+"""The client facade: every operation as a typed, keyword-only method, written into ``_raw/facade.py``.
+
+Two classes come out of one walk over the generator's endpoints: ``Operations`` (methods return the parsed
+2xx body) and ``RawOperations`` (methods return the generator's ``Response[T]``: status, headers, bytes and
+the parsed body). Both delegate to ``_call(operation_id, arguments)``, which ``hh_async.HHClient`` provides.
+Models are imported only for type checkers, so importing the facade loads none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openapi_python_client.parser.openapi import Endpoint, GeneratorData
+
+from .normalize import operations
+
+
+def _code(value: Any) -> str:
+    return str(value.as_unembedded_code())
+
+
+def _return_type(endpoint: Endpoint) -> str:
+    types = {
+        "None" if response.source["attribute"] == "None" else _code(response.prop.get_type_string())
+        for response in endpoint.responses
+        if response.status_code.pattern.startswith("2")
+    }
+    return " | ".join(sorted(types - {"None"}) + (["None"] if "None" in types else [])) or "None"
+
+
+def _signature(endpoint: Endpoint) -> tuple[list[str], list[str]]:
+    """Keyword-only parameters (path first, then body, query, header) and the names they pass on."""
+    params = [_code(p.to_string()) for p in endpoint.path_parameters]
+    names = [str(p.python_name) for p in endpoint.path_parameters]
+    if endpoint.bodies:
+        body = endpoint.bodies[0].prop
+        params.append(f"body: {_code(body.get_type_string())}" + ("" if body.required else " = UNSET"))
+        names.append("body")
+    for param in [*endpoint.query_parameters, *endpoint.header_parameters]:
+        params.append(_code(param.to_string()))
+        names.append(str(param.python_name))
+    return params, names
+
+
+def _docstring(endpoint: Endpoint, operation_id: str) -> str:
+    summary = endpoint.summary.get_untrusted_value() if endpoint.summary else ""
+    text = " ".join(str(summary).split()).replace("\\", "\\\\").replace('"""', "'''")
+    return f"{text} (``{endpoint.method.upper()} {endpoint.path.get_untrusted_value()}``, {operation_id})"
+
+
+def render(spec: dict[str, Any], data: GeneratorData) -> str:
+    ids = {(m.upper(), p): op["operationId"] for p, m, op in operations(spec)}
+    imports: set[str] = set()
+    methods: list[tuple[str, str, str, list[str], list[str], str]] = []
+    for collection in data.endpoint_collections_by_tag.values():
+        for endpoint in collection.endpoints:
+            operation_id = ids[(endpoint.method.upper(), endpoint.path.get_untrusted_value())]
+            for line in endpoint.relative_imports:
+                if line.startswith("from ...models") or line.startswith("from ...types import File"):
+                    imports.add(line.replace("from ...", "from .", 1))
+            params, names = _signature(endpoint)
+            methods.append(
+                (
+                    str(endpoint.name),
+                    operation_id,
+                    _docstring(endpoint, operation_id),
+                    params,
+                    names,
+                    _return_type(endpoint),
+                )
+            )
+    methods.sort()
+    lines = [
+        '"""Every operation of the API as a method: written by codegen/facade.py; do not edit."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING, Any",
+        "",
+        "from .types import UNSET, Response, Unset",
+        "",
+        "if TYPE_CHECKING:",
+        *(f"    {line}" for line in sorted(imports)),
+        "    pass",
+        "",
+    ]
+    for cls, wrap in (("Operations", "{}"), ("RawOperations", "Response[{}]")):
+        doc = (
+            "parsed 2xx bodies" if cls == "Operations" else "raw responses: status, headers, content, parsed"
+        )
+        lines += [
+            "",
+            f"class {cls}:",
+            f'    """HH operations, keyword arguments only, returning {doc}."""',
+            "",
+            "    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:",
+            "        raise NotImplementedError",
+        ]
+        for name, operation_id, doc_line, params, names, returns in methods:
+            signature = ", ".join(["self", "*", *params]) if params else "self"
+            arguments = ", ".join(f'"{n}": {n}' for n in names)
+            returned = wrap.format(returns)
+            lines += [
+                "",
+                f"    async def {name}({signature}) -> {returned}:",
+                f'        """{doc_line}"""',
+                f"        result: {returned} = await self._call({operation_id!r}, {{{arguments}}})",
+                "        return result",
+            ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,181 @@
+"""``HHClient``: every HH operation as an awaitable method, over one httpx.AsyncClient.
+
+    async with HHClient(user_agent="MyApp/1.0 (me@example.com)", auth=AppToken(...)) as hh:
+        page = await hh.get_vacancies(text="python", area=["1", "2"])
+        raw = await hh.with_raw_response.get_vacancy(vacancy_id="1")   # status, headers, content, parsed
+
+The methods come from the generated facade (``_raw/facade.py``); this module sends what they describe:
+``User-Agent``/``HH-User-Agent`` on every request, default ``host``/``locale`` (overridable per call), the
+transport stack (throttle under retries), typed errors for non-2xx answers, and parsing into the models.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._raw.facade import Operations, RawOperations
+from ._raw.models.host import Host
+from ._raw.types import Response
+from .drift import DriftMonitor
+from .errors import DecodeError, error_from_response
+from .operations import Operation, registry
+from .retry import RetryPolicy, RetryTransport
+from .throttle import Throttle, ThrottleTransport
+
+DEFAULT_BASE_URL = "https://api.hh.ru"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class HHClient(Operations):
+    """An asyncio (and trio) client of the HH API. Use it as an async context manager, or call aclose()."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        auth: httpx.Auth | None = None,
+        host: str | Host | None = None,
+        locale: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        limits: httpx.Limits | None = None,
+        retry: RetryPolicy | None = None,
+        throttle: Throttle | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        drift: DriftMonitor | None = None,
+    ) -> None:
+        """
+        Args:
+            user_agent: ``MyApp/1.0 (contact@example.com)``: HH answers 400 to requests without one.
+            auth: ``StaticToken``, ``AppToken``, ``UserToken`` or any httpx.Auth; None for anonymous calls.
+            host, locale: sent with every operation that takes them, unless a call passes its own.
+            retry: retry policy (None: the default one); ``RetryPolicy(max_attempts=1)`` disables retries.
+            throttle: pacing and concurrency shared by all its tasks (default: 8 req/s, 20 at once).
+            transport: the innermost transport (a test double, an ASGI app...); retry and throttle wrap it.
+            http_client: an httpx.AsyncClient you configured yourself; used as is and not closed by us.
+            drift: a DriftMonitor to log what HH sends beyond the spec.
+        """
+        if not user_agent or not user_agent.strip():
+            raise ValueError("user_agent is required by HH, e.g. 'MyApp/1.0 (me@example.com)'")
+        self.host = host
+        self.locale = locale
+        self.drift = drift
+        self._auth = auth
+        headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent}
+        if http_client is not None:
+            self._http = http_client
+            self._owns_http = False
+            self._headers = headers
+        else:
+            inner = transport or httpx.AsyncHTTPTransport(limits=limits or httpx.Limits(max_connections=100))
+            self.throttle = throttle or Throttle()
+            stack = RetryTransport(ThrottleTransport(inner, self.throttle), retry)
+            self._http = httpx.AsyncClient(
+                base_url=base_url, headers=headers, timeout=timeout, transport=stack
+            )
+            self._owns_http = True
+            self._headers = {}
+        self.with_raw_response = _RawClient(self)
+
+    async def __aenter__(self) -> HHClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+        closer = getattr(self._auth, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    def __repr__(self) -> str:
+        return f"HHClient(base_url={str(self._http.base_url)!r}, auth={self._auth!r})"
+
+    # --- what the facade's methods call -----------------------------------------------------------------
+
+    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:
+        operation, response = await self._send(operation_id, arguments)
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return self._parse(operation, response)
+
+    async def _send(self, operation_id: str, arguments: dict[str, Any]) -> tuple[Operation, httpx.Response]:
+        operation = registry()[operation_id]
+        module = operation.endpoint()
+        for name, default in (("host", self.host), ("locale", self.locale)):
+            if default is not None and name in arguments and not arguments[name]:
+                arguments[name] = default
+        if isinstance(arguments.get("host"), str):
+            arguments["host"] = Host(arguments["host"])  # the endpoint sends host.value
+        kwargs = module._get_kwargs(**arguments)
+        headers = {**self._headers, **kwargs.pop("headers", {})}
+        request = self._http.build_request(headers=headers, **kwargs)
+        response = await self._http.send(
+            request, auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+        )
+        return operation, response
+
+    def _parse(self, operation: Operation, response: httpx.Response) -> Any:
+        model = operation.responses.get(str(response.status_code))
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            raise DecodeError(
+                f"{operation.operation_id}: HH's body is not valid JSON ({exc})",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+                response=response,
+            ) from None
+        if model is None:
+            return data
+        # With several documented shapes the first is used: tolerant models accept either.
+        cls: Any = model[0] if isinstance(model, tuple) else model
+        try:
+            if isinstance(data, list):
+                parsed: Any = [cls.from_dict(item) if isinstance(item, dict) else item for item in data]
+            elif isinstance(data, dict):
+                parsed = cls.from_dict(data)
+            else:
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise DecodeError(
+                f"{operation.operation_id}: the body does not fit {cls.__name__}: {exc}",
+                field="$",
+                status=response.status_code,
+                response=response,
+            ) from None
+        if self.drift is not None:
+            self.drift.observe(parsed)
+        return parsed
+
+
+class _RawClient(RawOperations):
+    """``hh.with_raw_response.<operation>(...)``: the status, headers and bytes too; errors are not raised."""
+
+    def __init__(self, client: HHClient) -> None:
+        self._client = client
+
+    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:
+        operation, response = await self._client._send(operation_id, arguments)
+        parsed = None if response.status_code >= 400 else self._client._parse(operation, response)
+        return Response(
+            status_code=HTTPStatus(response.status_code),
+            content=response.content,
+            headers=response.headers,
+            parsed=parsed,
+        )
+
+
+__all__ = ["HHClient"]

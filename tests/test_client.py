@@ -1,0 +1,150 @@
+"""HHClient against respx: headers HH requires, typed calls and results, errors, raw responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from hh_async import HHClient, RetryPolicy, StaticToken
+from hh_async.errors import DecodeError, NotFoundError, TokenExpiredError
+from hh_async.throttle import Throttle
+
+pytestmark = pytest.mark.anyio
+
+API = "https://api.hh.ru"
+UA = "TestApp/1.0 (dev@example.com)"
+PAGE = {"found": 1, "pages": 1, "page": 0, "per_page": 20, "items": [{"id": "7", "name": "Python developer"}]}
+
+
+def hh(**kwargs: Any) -> HHClient:
+    kwargs.setdefault("retry", RetryPolicy(backoff_base=0))
+    kwargs.setdefault("throttle", Throttle(rate=None))
+    return HHClient(user_agent=UA, **kwargs)
+
+
+async def test_a_search_sends_what_hh_requires_and_returns_a_model() -> None:
+    with respx.mock(base_url=API) as router:
+        route = router.get("/vacancies").respond(200, json=PAGE)
+        async with hh(host="hh.kz", locale="EN", auth=StaticToken("T0KEN")) as client:
+            page = await client.get_vacancies(text="python", area=["1", "2"])
+    request = route.calls.last.request
+    assert request.headers["User-Agent"] == UA and request.headers["HH-User-Agent"] == UA
+    assert request.headers["Authorization"] == "Bearer T0KEN"
+    assert sorted(request.url.params.multi_items()) == [
+        ("area", "1"),
+        ("area", "2"),
+        ("host", "hh.kz"),
+        ("locale", "EN"),
+        ("text", "python"),
+    ]
+    assert type(page).__name__ == "VacanciesVacanciesResponse"
+    assert page.to_dict() == PAGE
+    assert page.items and page.items[0].name == "Python developer"  # type: ignore[union-attr]
+
+
+async def test_per_call_host_and_path_parameters() -> None:
+    with respx.mock(base_url=API) as router:
+        route = router.get("/vacancies/42").respond(200, json={"id": "42", "name": "Dev"})
+        async with hh(host="hh.ru") as client:
+            vacancy = await client.get_vacancy(vacancy_id="42", host="rabota.by")  # type: ignore[arg-type]
+    assert route.calls.last.request.url.params["host"] == "rabota.by"
+    assert vacancy.to_dict() == {"id": "42", "name": "Dev"}
+
+
+async def test_parameters_are_keyword_only() -> None:
+    async with hh() as client:
+        with pytest.raises(TypeError):
+            await client.get_vacancy("42")  # type: ignore[misc]
+
+
+async def test_errors_raise_typed_exceptions_and_raw_responses_do_not() -> None:
+    body = {"errors": [{"type": "not_found"}], "request_id": "req-9"}
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies/404").respond(404, json=body)
+        async with hh() as client:
+            with pytest.raises(NotFoundError) as raised:
+                await client.get_vacancy(vacancy_id="404")
+            raw = await client.with_raw_response.get_vacancy(vacancy_id="404")
+    assert raised.value.request_id == "req-9"
+    assert raw.status_code == 404 and raw.parsed is None and json.loads(raw.content) == body
+
+
+async def test_raw_response_of_a_success() -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies").respond(200, json=PAGE, headers={"X-Request-Id": "r1"})
+        async with hh() as client:
+            raw = await client.with_raw_response.get_vacancies(text="x")
+    assert raw.status_code == 200 and raw.headers["x-request-id"] == "r1"
+    assert raw.parsed is not None and raw.parsed.to_dict() == PAGE
+
+
+async def test_bodies_are_sent_as_the_spec_says() -> None:
+    """JSON where HH takes JSON (webhooks), a form where it takes a form (applicant comments)."""
+    from urllib.parse import parse_qs
+
+    from hh_async._raw.models import AddApplicantCommentBody, WebhookSubscriptionCreate
+
+    subscription = {"url": "https://my.app/hook", "actions": [{"type": "VACANCY_CHANGE"}]}
+    comment = {"text": "Strong candidate", "access_type": "coworkers"}
+    with respx.mock(base_url=API) as router:
+        hook = router.post("/webhook/subscriptions").respond(201, json={"id": "22"})
+        note = router.post("/applicant_comments/5").respond(201, json={"id": "c1", **comment})
+        async with hh() as client:
+            created = await client.post_webhook_subscription(
+                body=WebhookSubscriptionCreate.from_dict(subscription)
+            )
+            added = await client.add_applicant_comment(
+                applicant_id="5", body=AddApplicantCommentBody.from_dict(comment)
+            )
+    assert json.loads(hook.calls.last.request.content) == subscription
+    assert created.to_dict() == {"id": "22"}
+    assert parse_qs(note.calls.last.request.content.decode()) == {k: [v] for k, v in comment.items()}
+    assert added.to_dict()["id"] == "c1"
+
+
+async def test_retries_through_the_client_and_post_is_not_retried() -> None:
+    with respx.mock(base_url=API) as router:
+        search = router.get("/vacancies").mock(
+            side_effect=[httpx.Response(503), httpx.Response(200, json=PAGE)]
+        )
+        comment = router.post("/applicant_comments/5").respond(503)
+        async with hh() as client:
+            assert (await client.get_vacancies()).to_dict() == PAGE
+            with pytest.raises(Exception, match="503"):
+                await client.add_applicant_comment(applicant_id="5", body=_comment())
+    assert search.call_count == 2 and comment.call_count == 1
+
+
+def _comment() -> Any:
+    from hh_async._raw.models import AddApplicantCommentBody
+
+    return AddApplicantCommentBody.from_dict({"text": "t"})
+
+
+async def test_a_body_that_is_not_json_is_a_decode_error() -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies").respond(200, text='{"found": 1, "items": [')
+        async with hh() as client:
+            with pytest.raises(DecodeError, match="not valid JSON"):
+                await client.get_vacancies()
+
+
+async def test_token_errors_surface_typed() -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/me").respond(403, json={"errors": [{"type": "oauth", "value": "token_expired"}]})
+        async with hh(auth=StaticToken("old")) as client:
+            with pytest.raises(TokenExpiredError):
+                await client.get_current_user_info()
+
+
+def test_user_agent_is_required() -> None:
+    with pytest.raises(ValueError, match="user_agent"):
+        HHClient(user_agent=" ")
+
+
+def test_repr_hides_the_token() -> None:
+    assert "SECRET" not in repr(HHClient(user_agent=UA, auth=StaticToken("SECRET")))
