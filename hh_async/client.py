@@ -11,6 +11,7 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 
 from __future__ import annotations
 
+import copy
 import json
 from http import HTTPStatus
 from types import TracebackType
@@ -81,7 +82,21 @@ class HHClient(Operations):
             )
             self._owns_http = True
             self._headers = {}
+        self._retry: RetryPolicy | None = None
+        self._timeout: httpx.Timeout | float | None = None
         self.with_raw_response = _RawClient(self)
+
+    def with_options(
+        self, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | float | None = None
+    ) -> HHClient:
+        """A view of this client whose calls use another retry policy or timeout (same connections,
+        auth and throttle): ``await hh.with_options(retry=RetryPolicy(max_attempts=1)).get_vacancy(...)``."""
+        view = copy.copy(self)
+        view._owns_http = False  # closing the view must not close the shared connections
+        view._retry = retry or self._retry
+        view._timeout = timeout if timeout is not None else self._timeout
+        view.with_raw_response = _RawClient(view)
+        return view
 
     async def __aenter__(self) -> HHClient:
         return self
@@ -119,7 +134,9 @@ class HHClient(Operations):
             arguments["host"] = Host(arguments["host"])  # the endpoint sends host.value
         kwargs = module._get_kwargs(**arguments)
         headers = {**self._headers, **kwargs.pop("headers", {})}
-        request = self._http.build_request(headers=headers, **kwargs)
+        extensions = {"hh_retry": self._retry} if self._retry is not None else None
+        timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
+        request = self._http.build_request(headers=headers, extensions=extensions, timeout=timeout, **kwargs)
         response = await self._http.send(
             request, auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         )

@@ -148,3 +148,47 @@ def test_user_agent_is_required() -> None:
 
 def test_repr_hides_the_token() -> None:
     assert "SECRET" not in repr(HHClient(user_agent=UA, auth=StaticToken("SECRET")))
+
+
+async def test_options_per_call() -> None:
+    with respx.mock(base_url=API) as router:
+        route = router.get("/vacancies").mock(
+            side_effect=[httpx.Response(503), httpx.Response(503), httpx.Response(200, json=PAGE)]
+        )
+        async with hh() as client:
+            once = client.with_options(retry=RetryPolicy(max_attempts=1), timeout=3.0)
+            with pytest.raises(Exception, match="503"):
+                await once.get_vacancies()
+            assert route.calls.last.request.extensions["timeout"]["read"] == 3.0
+            assert (await client.get_vacancies()).to_dict() == PAGE  # the client itself still retries
+            await once.aclose()  # a view: closing it leaves the client's connections open
+            assert not client._http.is_closed
+    assert route.call_count == 3
+
+
+async def test_1000_concurrent_calls_through_the_client_refresh_once() -> None:
+    import time
+
+    import anyio
+
+    from hh_async import MemoryTokenStore, TokenPair, UserToken
+
+    auth = UserToken("id", "secret", MemoryTokenStore(TokenPair("OLD", "R1", time.time() - 5)))
+    new = {"access_token": "NEW", "token_type": "bearer", "expires_in": 3600, "refresh_token": "R2"}
+    with respx.mock(base_url=API) as router:
+        token = router.post("/token").respond(200, json=new)
+        router.get("/me").mock(
+            side_effect=lambda r: httpx.Response(
+                200 if r.headers["Authorization"] == "Bearer NEW" else 500, json={}
+            )
+        )
+        results: list[Any] = []
+        async with hh(auth=auth, throttle=Throttle(rate=None, concurrency=1000)) as client:
+
+            async def one() -> None:
+                results.append(await client.get_current_user_info())
+
+            async with anyio.create_task_group() as group:
+                for _ in range(1000):
+                    group.start_soon(one)
+    assert len(results) == 1000 and token.call_count == 1
