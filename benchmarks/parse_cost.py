@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codegen import generate, report  # noqa: E402
+from codegen import examples, generate  # noqa: E402
 
 TIMER = """
 import json, sys, time
@@ -47,7 +47,7 @@ print(best[len(best) // 2])
 def search_page(spec: Path) -> bytes:
     """The spec's own search example, its vacancy repeated to 100 items (distinct ids)."""
     doc, _ = generate.overlaid(spec, ROOT / "overlays")
-    page = next(v for op, st, _, v in report.spec_examples(doc) if (op, st) == ("get-vacancies", "200"))
+    page = next(v for op, st, _, v in examples.spec_examples(doc) if (op, st) == ("get-vacancies", "200"))
     item = page["items"][0]
     page["items"] = [{**item, "id": str(1000 + i)} for i in range(100)]
     page.update(found=100, per_page=100, pages=1)

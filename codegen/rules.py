@@ -1,4 +1,4 @@
-"""The spec's own rules, kept for strict validation: ``hh_async/_raw/spec_rules.json``.
+"""The spec's own rules, kept for strict validation and the fake server: ``hh_async/_raw/spec_rules.json``.
 
 The generated models are tolerant on purpose (HH's bodies are looser than its spec). Users and tests who want
 the spec enforced validate against these schemas: the overlaid spec *before* normalization, reduced to what
@@ -11,6 +11,7 @@ import copy
 import json
 from typing import Any
 
+from .examples import spec_examples
 from .normalize import each_schema, operations
 from .specfile import resolve_pointer
 
@@ -45,6 +46,10 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
     for schema in list(each_schema({"components": {"schemas": walked}})):
         for key in _PROSE:
             schema.pop(key, None)
+    # The first example of each body, for the fake server (hh_async.testing) to answer with.
+    rules["examples"] = {}
+    for operation_id, status, _name, value in spec_examples(spec):
+        rules["examples"].setdefault(operation_id, {}).setdefault(status, value)
     return rules
 
 

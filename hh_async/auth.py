@@ -141,10 +141,17 @@ class UserToken(httpx.Auth):
             pair = await self.refresh(pair)
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
-        if "token_expired" in await _error_values(response):
+        problems = await _error_values(response) & {"token_expired", "token_revoked", "bad_authorization"}
+        if not problems:
+            return
+        if self._pair is not None and self._pair.access_token != pair.access_token:
+            pair = self._pair  # refreshed while this request was in flight: HH refused the old token
+        elif "token_expired" in problems:
             pair = await self.refresh(pair, expired=True)
-            request.headers["Authorization"] = f"Bearer {pair.access_token}"
-            yield request
+        else:
+            return  # revoked or unknown: only a new login helps, and the caller gets the error
+        request.headers["Authorization"] = f"Bearer {pair.access_token}"
+        yield request
 
     async def refresh(self, stale: TokenPair, *, expired: bool = False) -> TokenPair:
         """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store)."""

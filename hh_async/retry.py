@@ -94,6 +94,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
             last = attempt >= policy.max_attempts
             try:
                 response = await self.transport.handle_async_request(request)
+                # Read here: a connection dropped mid-body is a failed attempt too.
+                await response.aread()
             except (httpx.TransportError, httpx.TimeoutException):
                 delay = policy.backoff(attempt - 1, self._rng)
                 if last or self._clock() - started + delay > policy.budget:
@@ -101,14 +103,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
             else:
                 if response.status_code not in policy.statuses or last:
                     return response
-                await response.aread()
                 if response.status_code == 429 and _quota_spent(response):
                     return response
                 asked = retry_after(response)
                 delay = asked if asked is not None else policy.backoff(attempt - 1, self._rng)
                 if self._clock() - started + delay > policy.budget:
                     return response
-                await response.aclose()
             await self._sleep(delay)
 
     async def aclose(self) -> None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen import generate, report
+from codegen.examples import spec_examples
 
 from .conftest import ROOT
 
@@ -25,7 +26,7 @@ def examples(current_spec: Path) -> list[tuple[Any, Any]]:
 
     doc, _ = generate.prepare(current_spec, ROOT / "overlays")
     pairs = []
-    for op_id, status, _name, value in report.spec_examples(doc):
+    for op_id, status, _name, value in spec_examples(doc):
         op = OPERATIONS[op_id]
         model = op.body if status == "body" else op.responses.get(status)
         if model is not None and isinstance(value, dict | list):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codegen import generate, report
+from codegen import examples, generate
 from hh_async.validation import _Validator, validate, validate_schema
 
 from .conftest import ROOT
@@ -68,7 +68,7 @@ def test_null_only_where_the_spec_allows_it() -> None:
 def search_page(current_spec: Path) -> dict[str, Any]:
     doc, _ = generate.overlaid(current_spec, ROOT / "overlays")
     page = next(
-        v for op, status, _, v in report.spec_examples(doc) if (op, status) == ("get-vacancies", "200")
+        v for op, status, _, v in examples.spec_examples(doc) if (op, status) == ("get-vacancies", "200")
     )
     assert validate(page, "get-vacancies") == []
     return page

@@ -1,0 +1,279 @@
+"""The fake HeadHunter: an ASGI app answering every operation of the spec the client was generated from.
+
+- ``GET /vacancies`` and ``GET /vacancies/{id}`` serve a seeded dataset with HH's filters, order, ``found``
+  and ``pages``, and HH's depth cap (past 2000 items: 400);
+- ``/token``, ``/oauth/authorize``: OAuth by HH's rules (``oauth.py``); API calls check the token;
+- every other operation answers its spec example (or a body made from its schema) with its 2xx status;
+- ``User-Agent``/``HH-User-Agent`` are required (``400 bad_user_agent``);
+- faults (``faults.py``) make it fail the ways HH and its proxies do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import anyio
+
+from ..validation import _rules
+from .dataset import Dataset, parse_time
+from .faults import Faults
+from .oauth import OAuthServer
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+DEPTH_LIMIT = 2000
+MAX_PER_PAGE = 100
+
+
+class FakeHHApp:
+    def __init__(self, dataset: Dataset, oauth: OAuthServer, faults: Faults, base_url: str = "") -> None:
+        self.dataset = dataset
+        self.oauth = oauth
+        self.faults = faults
+        self.base_url = base_url
+        self.requests: Counter[str] = Counter()
+        """Requests by ``METHOD path-template``, for assertions."""
+        self._routes = _compile_routes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        method, path = scope["method"], scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = {k: v for k, v in parse_qs(scope["query_string"].decode(), keep_blank_values=True).items()}
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        fault = self.faults.pick(path)
+        if fault is not None and await _inject(fault, send, self.faults.slow_seconds):
+            return
+        status, payload, extra = self.handle(method, path, headers, query, body)
+        await _respond(send, status, payload, extra)
+
+    # --- dispatch -----------------------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        if path == "/oauth/authorize" and method == "GET":
+            status, target = self.oauth.authorize({k: v[0] for k, v in query.items()})
+            return (302, None, {"location": target}) if status == 302 else (400, {"error": target}, {})
+        if path == "/token" and method == "POST":
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            status, answer = self.oauth.token(form)
+            return status, answer, {}
+        if not (headers.get("hh-user-agent") or headers.get("user-agent")):
+            return _errors(400, "bad_user_agent", "unset")
+        if path == "/token" and method == "DELETE":
+            if self.oauth.invalidate(headers.get("authorization")):
+                return 204, None, {}
+            return _errors(403, "oauth", "bad_authorization")
+        problem = self.oauth.check(headers.get("authorization"))
+        if problem is not None:
+            return _errors(403, "oauth", problem)
+        route = self._match(method, path)
+        if route is None:
+            return _errors(404, "not_found", None)
+        operation_id, template, params = route
+        self.requests[f"{method} {template}"] += 1
+        if operation_id == "get-vacancies":
+            if self.faults.captcha_for_anonymous and "authorization" not in headers:
+                return (
+                    403,
+                    {
+                        "errors": [
+                            {
+                                "type": "captcha_required",
+                                "value": "captcha_required",
+                                "captcha_url": "https://hh.ru/account/captcha?state=fake",
+                            }
+                        ]
+                    },
+                    {},
+                )
+            return self.search(query)
+        if operation_id == "get-vacancy":
+            index = self.dataset.index(params["vacancy_id"])
+            if index is None:
+                return _errors(404, "not_found", None)
+            return 200, self.dataset.vacancy(index, self.base_url), {}
+        return self.from_spec(operation_id)
+
+    def _match(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
+        for route_method, pattern, template, operation_id in self._routes:
+            found = pattern.fullmatch(path)
+            if found and route_method == method:
+                return operation_id, template, found.groupdict()
+        return None
+
+    # --- vacancies ------------------------------------------------------------------------------------------
+
+    def search(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        def one(name: str, default: str = "") -> str:
+            return query.get(name, [default])[0]
+
+        try:
+            page, per_page = int(one("page", "0")), int(one("per_page", "10"))
+        except ValueError:
+            return _errors(400, "bad_argument", "page" if not one("page", "0").isdigit() else "per_page")
+        if not 0 < per_page <= MAX_PER_PAGE:
+            return _errors(400, "bad_argument", "per_page")
+        if page < 0 or (page + 1) * per_page > DEPTH_LIMIT:
+            return _errors(400, "bad_argument", "page", f"depth of the results is limited to {DEPTH_LIMIT}")
+        try:
+            start = parse_time(one("date_from")).timestamp() if one("date_from") else None
+            end = parse_time(one("date_to")).timestamp() if one("date_to") else None
+        except ValueError:
+            return _errors(400, "bad_argument", "date_from" if one("date_from") else "date_to")
+        found = self.dataset.search(one("text"), query.get("area", []), start, end)
+        reachable = min(len(found), DEPTH_LIMIT)
+        items = [
+            self.dataset.vacancy(i, self.base_url) for i in found[page * per_page : (page + 1) * per_page]
+        ]
+        return (
+            200,
+            {
+                "items": items,
+                "found": len(found),
+                "pages": math.ceil(reachable / per_page),
+                "page": page,
+                "per_page": per_page,
+                "clusters": None,
+                "arguments": None,
+                "fixes": None,
+                "suggests": None,
+                "alternate_url": "https://hh.ru/search/vacancy?" + urlencode({"text": one("text")}),
+            },
+            {},
+        )
+
+    # --- everything else: the spec's own answer ----------------------------------------------------------
+
+    def from_spec(self, operation_id: str) -> tuple[int, Any, dict[str, str]]:
+        rules = _rules()
+        operation = rules["operations"][operation_id]
+        examples = rules["examples"].get(operation_id, {})
+        for status in sorted(operation["responses"]):
+            if status.startswith("2"):
+                if status in examples:
+                    return int(status), examples[status], {}
+                return int(status), synthesize(operation["responses"][status], rules["schemas"]), {}
+        return 204, None, {}
+
+
+def synthesize(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> Any:
+    """A small body that follows ``schema``: every declared field, one item per array."""
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    if depth > 8:
+        return None
+    if schema.get("enum"):
+        return next((v for v in schema["enum"] if v is not None), None)
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if s.get("enum") != [None]]
+            return synthesize(options[0] if options else schema[key][0], schemas, depth + 1)
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {}
+        for member in schema["allOf"]:
+            value = synthesize(member, schemas, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    kind = schema.get("type", "object" if "properties" in schema else None)
+    if kind == "object":
+        return {
+            name: synthesize(prop, schemas, depth + 1)
+            for name, prop in (schema.get("properties") or {}).items()
+        }
+    if kind == "array":
+        item = synthesize(schema.get("items") or {}, schemas, depth + 1)
+        return [] if item is None else [item]
+    return {"string": "string", "integer": 1, "number": 1.5, "boolean": True}.get(kind or "")
+
+
+def _compile_routes() -> list[tuple[str, re.Pattern[str], str, str]]:
+    from ..operations import registry
+
+    routes = []
+    for operation in registry().values():
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation.path)
+        routes.append((operation.method, re.compile(pattern), operation.path, operation.operation_id))
+    # Literal segments first: /vacancies/drafts must not be taken for /vacancies/{vacancy_id}.
+    routes.sort(key=lambda r: (r[2].count("{"), -len(r[2])))
+    return routes
+
+
+def _errors(
+    status: int, kind: str, value: str | None, description: str | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    entry: dict[str, Any] = {"type": kind}
+    if value is not None:
+        entry["value"] = value
+    if description:
+        entry["description"] = description
+    return status, {"errors": [entry], "request_id": "fake-request"}, {}
+
+
+async def _respond(send: Send, status: int, payload: Any, extra: dict[str, str]) -> None:
+    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    headers = [(b"content-length", str(len(body)).encode()), (b"x-request-id", b"fake-request")]
+    if payload is not None:
+        headers.append((b"content-type", b"application/json; charset=utf-8"))
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
+
+
+async def _inject(fault: str, send: Send, slow_seconds: float) -> bool:
+    """Send the fault's answer; False when the fault only delays and the real answer should follow."""
+    if fault == "slow":
+        await anyio.sleep(slow_seconds)
+        return False
+    if fault == "503":
+        await _respond(send, 503, {"errors": [{"type": "service_unavailable"}]}, {})
+    elif fault == "429":
+        await _respond(send, 429, {"errors": [{"type": "too_many_requests"}]}, {})
+    elif fault == "502_html":
+        headers = [(b"content-type", b"text/html"), (b"content-length", str(len(HTML_502)).encode())]
+        await send({"type": "http.response.start", "status": 502, "headers": headers})
+        await send({"type": "http.response.body", "body": HTML_502})
+    elif fault == "truncate":
+        body = b'{"items": [{"id": "1", "name": "Trunc'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+    elif fault == "drop":
+        # Promise a long body, send a little of it, then fail: the server drops the connection mid-body.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"100000")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"items": [', "more_body": True})
+        raise ConnectionAbortedError("fault injection: connection dropped mid-body")
+    return True

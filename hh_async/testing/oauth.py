@@ -1,0 +1,179 @@
+"""The fake server's OAuth: HH's token rules exactly as ``../shared/hh-api-facts.md`` describes them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+APP_TOKEN_INTERVAL = 300.0
+
+
+class Clock:
+    """The fake server's time: real time plus whatever a test ``advance``s it by (to expire tokens)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@attrs.define
+class _Token:
+    kind: str  # "user" or "app"
+    client_id: str
+    expires_at: float | None
+    refresh_token: str | None = None
+    revoked: bool = False
+
+
+@attrs.define
+class _Code:
+    client_id: str
+    redirect_uri: str | None
+    challenge: str | None
+    used: bool = False
+
+
+def _oauth_error(status: int, error: str, description: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": error, "error_description": description}
+
+
+class OAuthServer:
+    def __init__(self, clients: Mapping[str, str], clock: Clock, access_ttl: float = 1_209_600):
+        self.clients = dict(clients)
+        self.clock = clock
+        self.access_ttl = access_ttl
+        self.requests: Counter[str] = Counter()
+        """Token requests by grant type, for assertions."""
+        self._codes: dict[str, _Code] = {}
+        self._access: dict[str, _Token] = {}
+        self._refresh: dict[str, str | None] = {}  # refresh token -> its access token (None once used)
+        self._app_issued: dict[str, float] = {}
+
+    # --- the authorize page -----------------------------------------------------------------------------
+
+    def authorize(self, params: Mapping[str, str]) -> tuple[int, str]:
+        """(status, Location or error text) for ``GET /oauth/authorize``: the user always agrees."""
+        client_id = params.get("client_id", "")
+        if params.get("response_type") != "code" or client_id not in self.clients:
+            return 400, "response_type=code and a known client_id are required"
+        redirect_uri = params.get("redirect_uri")
+        if params.get("code_challenge") and params.get("code_challenge_method", "plain") != "S256":
+            return 400, "only code_challenge_method=S256 is supported"
+        code = secrets.token_urlsafe(16)
+        self._codes[code] = _Code(client_id, redirect_uri, params.get("code_challenge"))
+        target = redirect_uri or "https://example.invalid/oauth/callback"
+        state = f"&state={params['state']}" if "state" in params else ""
+        return 302, f"{target}{'&' if '?' in target else '?'}code={code}{state}"
+
+    # --- the token endpoint -------------------------------------------------------------------------------
+
+    def token(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        grant = form.get("grant_type", "")
+        self.requests[grant] += 1
+        if grant == "refresh_token":
+            return self._refresh_grant(form)
+        client_id = form.get("client_id", "")
+        if self.clients.get(client_id) != form.get("client_secret") or not client_id:
+            return _oauth_error(400, "invalid_client", "client_id or client_secret not found")
+        if grant == "authorization_code":
+            return self._code_grant(form, client_id)
+        if grant == "client_credentials":
+            return self._app_grant(client_id)
+        return _oauth_error(400, "unsupported_grant_type", "unsupported grant_type")
+
+    def _issue(self, kind: str, client_id: str) -> dict[str, Any]:
+        access = secrets.token_urlsafe(24)
+        if kind == "app":
+            self._access[access] = _Token("app", client_id, None)
+            return {"access_token": access, "token_type": "bearer"}
+        refresh = secrets.token_urlsafe(24)
+        self._access[access] = _Token("user", client_id, self.clock() + self.access_ttl, refresh)
+        self._refresh[refresh] = access
+        return {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": int(self.access_ttl),
+            "refresh_token": refresh,
+        }
+
+    def _code_grant(self, form: Mapping[str, str], client_id: str) -> tuple[int, dict[str, Any]]:
+        code = self._codes.get(form.get("code", ""))
+        if code is None or code.client_id != client_id:
+            return _oauth_error(400, "invalid_grant", "code not found")
+        if code.used:
+            return _oauth_error(400, "invalid_grant", "code has already been used")
+        if code.redirect_uri and form.get("redirect_uri") != code.redirect_uri:
+            return _oauth_error(400, "invalid_request", "bad redirect url")
+        if code.challenge is not None:
+            verifier = form.get("code_verifier", "")
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
+            if digest != code.challenge:
+                return _oauth_error(400, "invalid_grant", "code verifier mismatch")
+        code.used = True
+        return 200, self._issue("user", client_id)
+
+    def _refresh_grant(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        refresh = form.get("refresh_token", "")
+        if refresh not in self._refresh:
+            return _oauth_error(400, "invalid_grant", "token not found")
+        access = self._refresh[refresh]
+        if access is None:
+            return _oauth_error(400, "invalid_grant", "token has already been refreshed")
+        token = self._access[access]
+        if token.revoked:
+            return _oauth_error(400, "invalid_grant", "token was revoked")
+        if token.expires_at is not None and self.clock() < token.expires_at:
+            return _oauth_error(400, "invalid_grant", "token not expired")
+        self._refresh[refresh] = None  # the old access token stays what it is: expired
+        return 200, self._issue("user", token.client_id)
+
+    def _app_grant(self, client_id: str) -> tuple[int, dict[str, Any]]:
+        last = self._app_issued.get(client_id)
+        if last is not None and self.clock() - last < APP_TOKEN_INTERVAL:
+            return _oauth_error(403, "forbidden", "app token refresh too early")
+        for token in self._access.values():  # a new application token revokes the previous one
+            if token.kind == "app" and token.client_id == client_id:
+                token.revoked = True
+        self._app_issued[client_id] = self.clock()
+        return 200, self._issue("app", client_id)
+
+    # --- API calls ----------------------------------------------------------------------------------------
+
+    def check(self, authorization: str | None) -> str | None:
+        """The ``oauth`` error value for a request's Authorization header, or None when it is fine."""
+        if authorization is None:
+            return None
+        scheme, _, access = authorization.partition(" ")
+        token = self._access.get(access) if scheme.lower() == "bearer" else None
+        if token is None:
+            return "bad_authorization"
+        if token.revoked:
+            return "token_revoked"
+        if token.expires_at is not None and self.clock() >= token.expires_at:
+            return "token_expired"
+        return None
+
+    def invalidate(self, authorization: str | None) -> bool:
+        """``DELETE /token``: only a live user token; its refresh token dies with it."""
+        access = (authorization or "").partition(" ")[2]
+        token = self._access.get(access)
+        if token is None or token.kind != "user" or self.check(authorization) is not None:
+            return False
+        token.revoked = True
+        if token.refresh_token:
+            self._refresh[token.refresh_token] = None
+        return True

@@ -1,0 +1,99 @@
+"""``FakeHH``: the fake server running for real, with uvicorn on 127.0.0.1 and a free port.
+
+    async with FakeHH(vacancies=5000, faults=Faults(rate=0.2)) as server:
+        async with HHClient(user_agent="test", base_url=server.url) as hh: ...
+
+The server runs in a thread of its own (with its own event loop), so tests under asyncio and trio alike
+talk to it over a real socket, and a blocking test can use it too (``with FakeHH() as server``).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+
+from .app import FakeHHApp
+from .dataset import Dataset
+from .faults import Faults
+from .oauth import Clock, OAuthServer
+
+CLIENT_ID = "fake-client-id"
+CLIENT_SECRET = "fake-client-secret"
+
+
+class FakeHH:
+    def __init__(
+        self,
+        *,
+        vacancies: int = 10_000,
+        seed: int = 0,
+        faults: Faults | None = None,
+        clients: Mapping[str, str] | None = None,
+        access_ttl: float = 1_209_600,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.clock = Clock()
+        """Advance it to expire tokens: ``server.clock.advance(access_ttl)``."""
+        self.oauth = OAuthServer(clients or {CLIENT_ID: CLIENT_SECRET}, self.clock, access_ttl)
+        self.faults = faults or Faults()
+        self.dataset = Dataset(vacancies, seed)
+        self.app = FakeHHApp(self.dataset, self.oauth, self.faults)
+        self._bind = (host, port)
+        self._thread: threading.Thread | None = None
+        self._server: object = None
+        self.url = ""
+
+    def start(self) -> FakeHH:
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+        sock.bind(self._bind)
+        host, port = sock.getsockname()
+        self.url = f"http://{host}:{port}"
+        self.app.base_url = self.url
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
+        )
+        server = uvicorn.Server(config)
+        started = threading.Event()
+
+        def run() -> None:
+            server.run(sockets=[sock])
+
+        self._thread = threading.Thread(target=run, name="fake-hh", daemon=True)
+        self._thread.start()
+        while not server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the fake HH server did not start")
+            started.wait(0.01)
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def __enter__(self) -> FakeHH:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FakeHH:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.stop)

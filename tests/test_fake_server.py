@@ -1,0 +1,196 @@
+"""The fake HH (hh_async.testing) and the client against it, over real sockets on loopback."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx
+import pytest
+
+from hh_async import AppToken, HHClient, JsonFileTokenStore, RetryPolicy, Throttle
+from hh_async import errors as e
+from hh_async.auth import authorization_request, exchange_code
+from hh_async.operations import registry
+from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH, Faults
+from hh_async.testing.dataset import MSK, hh_time
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.anyio
+UA = "Tests/1.0 (dev@example.com)"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeHH]:
+    with FakeHH(vacancies=5_000) as running:
+        yield running
+
+
+def client(server: FakeHH, **kwargs: Any) -> HHClient:
+    kwargs.setdefault("throttle", Throttle(rate=None, concurrency=50))
+    kwargs.setdefault("retry", RetryPolicy(backoff_base=0.001, max_attempts=8))
+    return HHClient(user_agent=UA, base_url=server.url, **kwargs)
+
+
+def test_every_operation_answers_and_its_body_parses(server: FakeHH) -> None:
+    with httpx.Client(base_url=server.url, headers={"User-Agent": UA}) as http:
+        for operation in registry().values():
+            if operation.path == "/token":
+                continue  # the OAuth endpoint has its own tests below
+            path = operation.path.replace("{vacancy_id}", "100001")
+            path = path.replace("{", "").replace("}", "")  # any other id: the fake answers from the spec
+            response = http.request(operation.method, path)
+            assert 200 <= response.status_code < 300, (operation.operation_id, response.text[:200])
+            model = operation.responses.get(str(response.status_code))
+            if not response.content or model is None:
+                continue
+            data = response.json()
+            cls = model[0] if isinstance(model, tuple) else model
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                assert cls.from_dict(item).to_dict() == item, operation.operation_id
+
+
+async def test_search_filters_order_and_depth_cap(server: FakeHH) -> None:
+    async with client(server) as hh:
+        page = await hh.get_vacancies(text="python", area=["1", "2"], per_page=50, page=1)
+        assert page.per_page == 50 and page.page == 1 and isinstance(page.found, int) and page.found > 50
+        assert page.pages == -(-min(page.found, 2000) // 50)
+        items = page.items or []
+        assert all(v.name == "Python developer" and v.area.id in ("1", "2") for v in items)  # type: ignore[union-attr]
+        dates = [v.published_at for v in items]  # type: ignore[union-attr]
+        assert dates == sorted(dates, reverse=True)
+        with pytest.raises(e.BadArgumentError) as raised:
+            await hh.get_vacancies(per_page=100, page=20)  # items 2001-2100: past HH's cap
+        assert raised.value.argument == "page"
+        with pytest.raises(e.NotFoundError):
+            await hh.get_vacancy(vacancy_id="1")
+
+
+async def test_user_agent_is_required(server: FakeHH) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get("/areas", headers={"User-Agent": ""})
+    error = e.error_from_response(response)
+    assert isinstance(error, e.BadUserAgentError) and error.errors[0].value == "unset"
+
+
+async def test_login_flow_and_refresh_under_load(server: FakeHH, tmp_path: Any) -> None:
+    login = authorization_request(CLIENT_ID, "https://my.app/callback")
+    async with httpx.AsyncClient() as browser:
+        redirect = await browser.get(server.url + "/oauth/authorize?" + urlsplit(login.url).query)
+    assert redirect.status_code == 302
+    callback = parse_qs(urlsplit(redirect.headers["location"]).query)
+    login.check_state(callback["state"][0])
+    store = JsonFileTokenStore(tmp_path / "user.json")
+    auth = await exchange_code(
+        login,
+        callback["code"][0],
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        store=store,
+        token_url=server.url + "/token",
+    )
+    refreshes_before = server.oauth.requests["refresh_token"]
+    async with client(server, auth=auth) as hh:
+        assert await hh.get_current_user_info() is not None
+        server.clock.advance(1_209_600 + 1)  # the access token expires on the server's clock only
+
+        async def one() -> None:
+            await hh.get_current_user_info()
+
+        async with anyio.create_task_group() as group:
+            for _ in range(200):
+                group.start_soon(one)
+    assert server.oauth.requests["refresh_token"] - refreshes_before == 1
+    assert (await store.load()) == await auth.current()
+
+
+async def test_app_token_rules() -> None:
+    with FakeHH(vacancies=10) as server:
+        first = AppToken(CLIENT_ID, CLIENT_SECRET, token_url=server.url + "/token", clock=server.clock)
+        second = AppToken(CLIENT_ID, CLIENT_SECRET, token_url=server.url + "/token", clock=server.clock)
+        async with client(server, auth=first) as hh:
+            await hh.get_current_user_info()
+        async with client(server, auth=second) as hh:
+            with pytest.raises(e.AppTokenTooEarlyError):  # HH's 403: app token refresh too early
+                await hh.get_current_user_info()
+        server.clock.advance(301)
+        async with client(server, auth=second) as hh:
+            await hh.get_current_user_info()  # a new one is issued, and it revokes the first
+        async with client(server, auth=first) as hh:
+            with pytest.raises(e.AppTokenTooEarlyError):  # first cannot replace it before 5 minutes
+                await hh.get_current_user_info()
+    assert server.oauth.requests["client_credentials"] == 4  # the last one refused by HH, not sent twice
+
+
+async def test_every_id_once_through_20_percent_faults() -> None:
+    """5xx (JSON and HTML), dropped connections and 429 on one request in five: retries hide them all."""
+    faults = Faults(rate=0.2, kinds=("503", "502_html", "429", "drop"), seed=7)
+    with FakeHH(vacancies=10_000, faults=faults) as server:
+        # Ten publication-date windows of about 1000 vacancies each: every one under HH's 2000 cap.
+        newest = datetime.fromtimestamp(server.dataset.newest, MSK) + timedelta(minutes=1)
+        step = timedelta(minutes=1001)
+        bounds = [newest - step * k for k in range(11)]
+        seen: list[str] = []
+        async with client(server) as hh:
+            for upper, lower in itertools.pairwise(bounds):
+                for page in range(20):
+                    result = await hh.get_vacancies(
+                        date_from=hh_time(lower), date_to=hh_time(upper), per_page=100, page=page
+                    )
+                    seen += [v.id for v in result.items or []]  # type: ignore[union-attr,misc]
+                    if page + 1 >= (result.pages or 0):
+                        break
+    assert len(seen) == 10_000 and len(set(seen)) == 10_000
+    assert sum(faults.injected.values()) > 20 and set(faults.injected) == {"503", "502_html", "429", "drop"}
+
+
+async def test_injected_errors_map_to_their_classes() -> None:
+    cases = {"503": e.ServerError, "502_html": e.ServerError, "429": e.RateLimitedError}
+    for kind, cls in cases.items():
+        with FakeHH(vacancies=10, faults=Faults(rate=1.0, kinds=(kind,))) as server:
+            async with client(server, retry=RetryPolicy(max_attempts=1)) as hh:
+                with pytest.raises(cls):
+                    await hh.get_vacancies()
+    with FakeHH(vacancies=10, faults=Faults(rate=1.0, kinds=("truncate",))) as server:
+        async with client(server) as hh:
+            with pytest.raises(e.DecodeError):
+                await hh.get_vacancies()
+    with FakeHH(vacancies=10, faults=Faults(rate=1.0, kinds=("drop",))) as server:
+        async with client(server, retry=RetryPolicy(max_attempts=2, backoff_base=0)) as hh:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await hh.get_vacancies()
+    with FakeHH(vacancies=10, faults=Faults(captcha_for_anonymous=True)) as server:
+        async with client(server) as hh:
+            with pytest.raises(e.CaptchaRequiredError) as raised:
+                await hh.get_vacancies()
+            assert raised.value.captcha_url
+
+
+def test_the_pytest_fixture(fake_hh: FakeHH) -> None:
+    response = httpx.get(fake_hh.url + "/vacancies", headers={"User-Agent": UA})
+    assert response.json()["found"] == 2_000
+
+
+def test_command_line_server() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hh_async.testing", "--port", "0", "--vacancies", "100"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split()[3]
+        assert httpx.get(url + "/vacancies", headers={"User-Agent": UA}).json()["found"] == 100
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
