@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HH_SPEC ?= https://api.hh.ru/openapi/specification/public
 export HH_SPEC
 
-.PHONY: install venv spec generate lint test report bench clean
+.PHONY: install venv spec generate lint test report bench demo clean
 
 install: venv spec generate
 
@@ -37,6 +37,10 @@ test: lint
 bench: $(BIN)/python
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/parse_cost.py
+	$(BIN)/python benchmarks/fake_server_rps.py
+
+demo: $(BIN)/python
+	$(BIN)/python examples/offline_demo.py
 
 clean:
 	rm -rf $(VENV) build hh_async/_raw openapi.yml

@@ -239,6 +239,10 @@ async def _respond(send: Send, status: int, payload: Any, extra: dict[str, str])
     await send({"type": "http.response.body", "body": body})
 
 
+class InjectedDrop(ConnectionAbortedError):
+    """Raised on purpose to make the server drop a connection; the server's log leaves it out."""
+
+
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
 
 
@@ -275,5 +279,5 @@ async def _inject(fault: str, send: Send, slow_seconds: float) -> bool:
             }
         )
         await send({"type": "http.response.body", "body": b'{"items": [', "more_body": True})
-        raise ConnectionAbortedError("fault injection: connection dropped mid-body")
+        raise InjectedDrop("fault injection: connection dropped mid-body")
     return True

@@ -9,18 +9,29 @@ talk to it over a real socket, and a blocking test can use it too (``with FakeHH
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Mapping
 from types import TracebackType
 
-from .app import FakeHHApp
+from .app import FakeHHApp, InjectedDrop
 from .dataset import Dataset
 from .faults import Faults
 from .oauth import Clock, OAuthServer
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
+
+
+class _QuietDrops(logging.Filter):
+    """uvicorn logs an app's exception with a traceback; a drop we injected is not worth one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
 class FakeHH:
