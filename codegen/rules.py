@@ -26,11 +26,23 @@ def _json_schema(holder: Any, doc: dict[str, Any]) -> Any:
     return media.get("schema") if isinstance(media, dict) else None
 
 
+def _parameters(spec: dict[str, Any], path: str, op: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operation's parameters (path-level ones included, $refs resolved): name, in, required, schema."""
+    found = []
+    for param in [*spec["paths"][path].get("parameters", []), *op.get("parameters", [])]:
+        if "$ref" in param:
+            param = resolve_pointer(spec, param["$ref"]) or {}
+        if "name" in param:
+            found.append({k: param[k] for k in ("name", "in", "required", "schema") if k in param})
+    return found
+
+
 def extract(spec: dict[str, Any]) -> dict[str, Any]:
-    """Component schemas plus, per operationId, the schema of the JSON body and of each JSON response."""
+    """Component schemas plus, per operationId, its parameters and the schemas of its JSON body and
+    responses, and the first example of each."""
     ops: dict[str, Any] = {}
-    for _path, _method, op in operations(spec):
-        entry: dict[str, Any] = {"responses": {}}
+    for path, _method, op in operations(spec):
+        entry: dict[str, Any] = {"responses": {}, "parameters": _parameters(spec, path, op)}
         body = _json_schema(op.get("requestBody"), spec)
         if body is not None:
             entry["body"] = body
@@ -41,7 +53,12 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
         ops[op["operationId"]] = entry
     rules = copy.deepcopy({"schemas": spec.get("components", {}).get("schemas", {}), "operations": ops})
     # One walk over every schema: the components, and each operation's body and response schemas.
-    roots = [s for e in rules["operations"].values() for s in (e.get("body"), *e["responses"].values()) if s]
+    roots = [
+        s
+        for e in rules["operations"].values()
+        for s in (e.get("body"), *e["responses"].values(), *(p.get("schema") for p in e["parameters"]))
+        if s
+    ]
     walked = {**rules["schemas"], **{f"operation {i}": root for i, root in enumerate(roots)}}
     for schema in list(each_schema({"components": {"schemas": walked}})):
         for key in _PROSE:

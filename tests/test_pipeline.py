@@ -85,6 +85,23 @@ def test_tolerance_holds_for_this_spec(generated: tuple[Path, Path]) -> None:
     assert "1 passed" in result.stdout
 
 
+def test_fake_server_answers_every_operation_of_this_spec(generated: tuple[Path, Path]) -> None:
+    """The fake HH serves whatever spec the package was generated from."""
+    spec, package = generated
+    env = {**os.environ, "PYTHONPATH": f"{package.parent}{os.pathsep}{ROOT}", "HH_TEST_SPEC": str(spec)}
+    test = str(ROOT / "tests" / "test_fake_server.py") + "::test_every_operation_answers_and_its_body_parses"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", test],
+        cwd=package.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout
+
+
 def test_generation_is_deterministic(generated: tuple[Path, Path], tmp_path: Path) -> None:
     spec, package = generated
     generate.generate(spec, ROOT / "overlays", tmp_path / "_raw")

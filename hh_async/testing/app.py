@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode
 
 import anyio
 
-from ..validation import _rules
+from ..validation import _rules, _Validator
 from .dataset import Dataset, parse_time
 from .faults import Faults
 from .oauth import OAuthServer
@@ -90,6 +90,9 @@ class FakeHHApp:
             return _errors(404, "not_found", None)
         operation_id, template, params = route
         self.requests[f"{method} {template}"] += 1
+        rejected = check_request(operation_id, query, headers, body)
+        if rejected is not None:
+            return rejected
         if operation_id == "get-vacancies":
             if self.faults.captcha_for_anonymous and "authorization" not in headers:
                 return (
@@ -173,6 +176,59 @@ class FakeHHApp:
                     return int(status), examples[status], {}
                 return int(status), synthesize(operation["responses"][status], rules["schemas"]), {}
         return 204, None, {}
+
+
+def check_request(
+    operation_id: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+) -> tuple[int, Any, dict[str, str]] | None:
+    """HH's 400s: ``bad_argument`` naming a missing or malformed query parameter, ``bad_json_data`` with
+    a ``pointer`` into a JSON body that breaks the spec. Unknown parameters are ignored, as HH does."""
+    rules = _rules()
+    operation = rules["operations"][operation_id]
+    for param in operation["parameters"]:
+        if param["in"] != "query":
+            continue
+        values = query.get(param["name"])
+        if not values:
+            if param.get("required"):
+                return _errors(400, "bad_argument", param["name"], "required")
+            continue
+        schema = _Validator(rules["schemas"]).resolve(param.get("schema") or {})
+        if any(not _fits(value, schema) for value in values):
+            return _errors(400, "bad_argument", param["name"])
+    if "body" in operation and headers.get("content-type", "").startswith("application/json"):
+        try:
+            document = json.loads(body or b"null")
+        except ValueError:
+            return _errors(400, "bad_json_data", None, "the body is not JSON")
+        violations = _Validator(rules["schemas"]).check(document, operation["body"])
+        if violations:
+            pointer = "/" + "/".join(re.findall(r"[^.\[\]$]+", violations[0].path))
+            status, payload, extra = _errors(
+                400, "bad_json_data", pointer.rsplit("/", 1)[-1] or None, violations[0].message
+            )
+            payload["errors"][0]["pointer"] = pointer
+            return status, payload, extra
+    return None
+
+
+def _fits(value: str, schema: dict[str, Any]) -> bool:
+    """Does a query string value read as the parameter's declared type?"""
+    kind = schema.get("type")
+    if kind == "array":
+        return _fits(value, schema.get("items") or {})
+    if schema.get("enum") and value not in [str(v) for v in schema["enum"]]:
+        return False
+    if kind == "integer":
+        return value.lstrip("-").isdigit()
+    if kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            return False
+    if kind == "boolean":
+        return value in ("true", "false")
+    return True
 
 
 def synthesize(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> Any:
