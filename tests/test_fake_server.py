@@ -234,3 +234,13 @@ def test_command_line_server() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_other_paged_lists_and_the_employers_cap(server: FakeHH) -> None:
+    """Every paged list of the spec pages through ``list_size`` items; employer search stops at 5000."""
+    async with client(server) as hh:
+        last = await hh.search_employer(per_page=100, page=49)
+        assert (last.found, last.pages, last.page) == (6000, 50, 49)
+        assert [item.id for item in last.items or []] == [str(n) for n in range(4901, 5001)]  # type: ignore[union-attr]
+        with pytest.raises(e.BadArgumentError):
+            await hh.search_employer(per_page=100, page=50)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode
 
 import anyio
 
+from ..operations import registry
 from ..validation import _rules, _Validator
 from .dataset import Dataset, parse_time
 from .faults import Faults
@@ -31,11 +32,23 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 DEPTH_LIMIT = 2000
 MAX_PER_PAGE = 100
+# HH's documented depth caps of paged lists (../shared/hh-api-facts.md, "Pagination").
+DEPTH_CAPS = {
+    "get-vacancies": 2000,
+    "get-vacancies-similar-to-vacancy": 2000,
+    "get-vacancies-related-to-vacancy": 2000,
+    "search-for-resumes": 2000,
+    "search-employer": 5000,
+}
 
 
 class FakeHHApp:
-    def __init__(self, dataset: Dataset, oauth: OAuthServer, faults: Faults, base_url: str = "") -> None:
+    def __init__(
+        self, dataset: Dataset, oauth: OAuthServer, faults: Faults, base_url: str = "", list_size: int = 6000
+    ) -> None:
         self.dataset = dataset
+        self.list_size = list_size
+        """Items in every other paged list (employers, negotiations...): past the employers' 5000 cap."""
         self.oauth = oauth
         self.faults = faults
         self.base_url = base_url
@@ -114,7 +127,7 @@ class FakeHHApp:
             if index is None:
                 return _errors(404, "not_found", None)
             return 200, self.dataset.vacancy(index, self.base_url), {}
-        return self.from_spec(operation_id)
+        return self.from_spec(operation_id, query)
 
     def _match(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
         for route_method, pattern, template, operation_id in self._routes:
@@ -166,16 +179,45 @@ class FakeHHApp:
 
     # --- everything else: the spec's own answer ----------------------------------------------------------
 
-    def from_spec(self, operation_id: str) -> tuple[int, Any, dict[str, str]]:
+    def from_spec(self, operation_id: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         rules = _rules()
         operation = rules["operations"][operation_id]
         examples = rules["examples"].get(operation_id, {})
         for status in sorted(operation["responses"]):
             if status.startswith("2"):
                 if status in examples:
-                    return int(status), examples[status], {}
-                return int(status), synthesize(operation["responses"][status], rules["schemas"]), {}
+                    body = examples[status]
+                else:
+                    body = synthesize(operation["responses"][status], rules["schemas"])
+                if _is_page(body) and registry()[operation_id].paginated:
+                    return self.list_page(operation_id, body, query)
+                return int(status), body, {}
         return 204, None, {}
+
+    def list_page(
+        self, operation_id: str, sample: dict[str, Any], query: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A paged list of ``list_size`` items made from the spec's sample item, with HH's depth caps."""
+        page, per_page = int(query.get("page", ["0"])[0]), int(query.get("per_page", ["20"])[0])
+        cap = DEPTH_CAPS.get(operation_id)
+        if per_page < 1 or page < 0 or (cap is not None and (page + 1) * per_page > cap):
+            return _errors(400, "bad_argument", "page" if per_page >= 1 else "per_page")
+        item = sample["items"][0] if sample["items"] else {}
+        first = page * per_page
+        items = [{**item, "id": str(n + 1)} for n in range(first, min(first + per_page, self.list_size))]
+        reachable = min(self.list_size, cap or self.list_size)
+        return (
+            200,
+            {
+                **sample,
+                "items": items,
+                "found": self.list_size,
+                "page": page,
+                "per_page": per_page,
+                "pages": math.ceil(reachable / per_page),
+            },
+            {},
+        )
 
 
 def check_request(
@@ -231,6 +273,10 @@ def _fits(value: str, schema: dict[str, Any]) -> bool:
     return True
 
 
+def _is_page(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("items"), list) and "page" in body
+
+
 def synthesize(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> Any:
     """A small body that follows ``schema``: every declared field, one item per array."""
     while "$ref" in schema:
@@ -263,8 +309,6 @@ def synthesize(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) 
 
 
 def _compile_routes() -> list[tuple[str, re.Pattern[str], str, str]]:
-    from ..operations import registry
-
     routes = []
     for operation in registry().values():
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation.path)
