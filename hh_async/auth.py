@@ -101,8 +101,8 @@ class _TokenEndpoint:
             self._client = None
 
 
-class UserToken(httpx.Auth):
-    """A user's token pair, refreshed by the rules above and persisted in ``store``."""
+class _TokenAuth(httpx.Auth):
+    """What the user and application token flows share: the store, the token endpoint, a lock, a clock."""
 
     def __init__(
         self,
@@ -119,11 +119,19 @@ class UserToken(httpx.Auth):
         self._clock = clock
         self._pair: TokenPair | None = None
         self._lock = anyio.Lock()
-        self.refreshes = 0
-        """Refresh requests this auth has sent (for monitoring, and tests)."""
 
     def __repr__(self) -> str:
-        return f"UserToken(client_id={self._endpoint.client_id!r}, store={self.store!r})"
+        return f"{type(self).__name__}(client_id={self._endpoint.client_id!r}, store={self.store!r})"
+
+    async def aclose(self) -> None:
+        await self._endpoint.aclose()
+
+
+class UserToken(_TokenAuth):
+    """A user's token pair, refreshed by the rules above and persisted in ``store``."""
+
+    refreshes = 0
+    """Refresh requests this auth has sent (for monitoring, and tests)."""
 
     async def current(self) -> TokenPair:
         """The pair in use (loaded from the store on first use)."""
@@ -189,35 +197,14 @@ class UserToken(httpx.Auth):
         logger.info("refreshed the user token; expires at %s", pair)
         return pair
 
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
 
-
-class AppToken(httpx.Auth):
+class AppToken(_TokenAuth):
     """HH's application token (client_credentials): obtained on first use, kept in ``store``, and never
     requested again within 5 minutes (HH revokes the old one and refuses a new one that soon)."""
 
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        store: TokenStore | None = None,
-        *,
-        token_url: str = TOKEN_URL,
-        token_client: httpx.AsyncClient | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store: TokenStore = store or MemoryTokenStore()
-        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
-        self._clock = clock
-        self._pair: TokenPair | None = None
-        self._requested_at: float | None = None
-        self._lock = anyio.Lock()
-        self.requests = 0
-        """Token requests this auth has sent."""
-
-    def __repr__(self) -> str:
-        return f"AppToken(client_id={self._endpoint.client_id!r}, store={self.store!r})"
+    requests = 0
+    """Token requests this auth has sent."""
+    _requested_at: float | None = None
 
     async def _token(self, replacing: TokenPair | None = None) -> TokenPair:
         async with self._lock:
@@ -249,9 +236,6 @@ class AppToken(httpx.Auth):
             pair = await self._token(replacing=pair)  # revoked: someone requested a new one elsewhere
             request.headers["Authorization"] = f"Bearer {pair.access_token}"
             yield request
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
 
 
 # --- the authorization code flow (with PKCE) ---------------------------------------------------------------

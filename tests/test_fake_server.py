@@ -244,3 +244,10 @@ async def test_other_paged_lists_and_the_employers_cap(server: FakeHH) -> None:
         assert [item.id for item in last.items or []] == [str(n) for n in range(4901, 5001)]  # type: ignore[union-attr]
         with pytest.raises(e.BadArgumentError):
             await hh.search_employer(per_page=100, page=50)
+
+
+async def test_a_slow_answer_past_the_client_timeout_is_a_timeout() -> None:
+    with FakeHH(vacancies=10, faults=Faults(rate=1.0, kinds=("slow",), slow_seconds=2.0)) as server:
+        async with client(server, timeout=0.2, retry=RetryPolicy(max_attempts=1)) as hh:
+            with pytest.raises(httpx.ReadTimeout):
+                await hh.get_vacancies()
