@@ -47,7 +47,10 @@ class Throttle:
 
     async def acquire(self, borrower: object) -> None:
         """Wait for a free place and for this request's turn under the rate."""
-        await self._limiter.acquire_on_behalf_of(borrower)
+        try:  # a free place costs no trip through the event loop
+            self._limiter.acquire_on_behalf_of_nowait(borrower)
+        except anyio.WouldBlock:
+            await self._limiter.acquire_on_behalf_of(borrower)
         if self.rate is None:
             return
         now = self._clock()
@@ -84,6 +87,9 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
         except BaseException:
             self.throttle.release(borrower, None)
             raise
+        if isinstance(response.stream, httpx.ByteStream):  # the body is in memory already (AiohttpTransport)
+            self.throttle.release(borrower, response.status_code)
+            return response
         # The place is held until the body has been read or the response closed, not only until headers.
         stream = _ReleasingStream(
             response.stream, lambda: self.throttle.release(borrower, response.status_code)

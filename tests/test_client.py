@@ -23,6 +23,8 @@ PAGE = {"found": 1, "pages": 1, "page": 0, "per_page": 20, "items": [{"id": "7",
 def hh(**kwargs: Any) -> HHClient:
     kwargs.setdefault("retry", RetryPolicy(backoff_base=0))
     kwargs.setdefault("throttle", Throttle(rate=None))
+    # respx intercepts httpx's own transport; the default (aiohttp's pool) is tested on the fake server.
+    kwargs.setdefault("transport", httpx.AsyncHTTPTransport())
     return HHClient(user_agent=UA, **kwargs)
 
 

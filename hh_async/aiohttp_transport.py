@@ -1,0 +1,165 @@
+"""``AiohttpTransport``: httpx's API on aiohttp's connection pool (``pip install 'hh-async[fast]'``).
+
+httpx's own pool (httpcore) spends most of a scraper's CPU at high concurrency: 20-28x aiohttp's CPU per
+small request at 100 connections (DESIGN §5, ``benchmarks/client_cpu.py``). This transport keeps everything
+above it httpx (requests, responses, auth flows, the retry and throttle wrappers) and moves the sockets to
+aiohttp. Bodies are read whole inside the transport (HH's answers are JSON of at most a few hundred KB), so
+the response it returns is already complete: no per-chunk async iteration on the way up.
+
+aiohttp runs on asyncio only; under another event loop (trio) the transport hands requests to httpx's own
+transport, so one client object works on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from typing import Any
+
+import httpx
+import sniffio
+import yarl
+
+try:
+    import aiohttp
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError("AiohttpTransport needs aiohttp: pip install 'hh-async[fast]'") from exc
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        verify: bool | str = True,
+        trust_env: bool = True,
+    ) -> None:
+        """
+        Args:
+            limits: ``max_connections`` (None: no limit) and ``keepalive_expiry`` are honoured.
+            verify: TLS verification as httpx understands it (True, False, or a CA bundle path).
+            trust_env: take proxies from ``HTTPS_PROXY``/``NO_PROXY`` and friends, as httpx does.
+        """
+        self._limits = limits
+        self._ssl = httpx.create_ssl_context(verify=verify) if verify else False
+        # Read once: aiohttp's own trust_env looks the environment up in a thread on every request.
+        self._env_proxies = urllib.request.getproxies_environment() if trust_env else {}
+        self._proxy_for: dict[tuple[str, str], str | None] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(max_connections={self._limits.max_connections})"
+
+    def _session_here(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or session._loop is not loop:
+            # A session belongs to one event loop; a client reused under a new loop gets a new one.
+            connector = aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                limit_per_host=0,
+                keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+                ssl=self._ssl,
+                ttl_dns_cache=300,
+            )
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # httpx decodes Content-Encoding itself, as for its own transport
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+                cookie_jar=aiohttp.DummyCookieJar(),  # cookies are httpx's business
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return session
+
+    def _proxy(self, url: httpx.URL) -> str | None:
+        key = (url.scheme, url.host)
+        if key not in self._proxy_for:
+            proxy = self._env_proxies.get(url.scheme) or self._env_proxies.get("all")
+            if proxy and urllib.request.proxy_bypass(url.host):
+                proxy = None
+            self._proxy_for[key] = proxy
+        return self._proxy_for[key]
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        given = request.extensions.get("timeout") or {}
+        key = (given.get("connect"), given.get("read"), given.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            connect, read, pool = key
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None,
+                connect=None if connect is None or pool is None else connect + pool,
+                sock_connect=connect,
+                sock_read=read,
+            )
+        return timeout
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if sniffio.current_async_library() != "asyncio":
+            if self._fallback is None:
+                self._fallback = httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl or False)
+            return await self._fallback.handle_async_request(request)
+        session = self._session_here()
+        body = await request.aread() if request.method not in ("GET", "HEAD") else None
+        try:
+            async with session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),  # httpx has quoted it already
+                headers=request.headers.multi_items(),
+                data=body,
+                allow_redirects=False,
+                timeout=self._timeout(request),
+                proxy=self._proxy(request.url) if self._env_proxies else None,
+            ) as answer:
+                content = await answer.read()
+                status, headers, reason = answer.status, answer.raw_headers, answer.reason
+                version = answer.version
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(_describe(exc), request=request) from exc
+        except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
+            raise httpx.ReadTimeout(_describe(exc), request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(_describe(exc), request=request) from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+            # Closed before or in the middle of the answer: httpx reports the same as a protocol error.
+            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+        except aiohttp.ClientResponseError as exc:
+            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.UnsupportedProtocol(_describe(exc), request=request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.NetworkError(_describe(exc), request=request) from exc
+        http_version = f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(content),  # whole already: wrappers above need not hold anything open
+            request=request,
+            extensions={"http_version": http_version, "reason_phrase": (reason or "").encode()},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            if not session.closed and session._loop is _running_loop():
+                await session.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+__all__ = ["AiohttpTransport"]

@@ -1,0 +1,150 @@
+"""AiohttpTransport: what httpx's own transport answers, it answers too, and it fails the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from hh_async import HHClient, RetryPolicy, Throttle
+from hh_async.aiohttp_transport import AiohttpTransport
+from hh_async.testing import FakeHH
+
+UA = "TestApp/1.0 (dev@example.com)"
+RELEASE = web.AppKey("release", asyncio.Event)
+
+
+async def _echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    return web.json_response(
+        {
+            "method": request.method,
+            "path_qs": request.path_qs,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "body": body.decode(),
+            "url": str(request.url),
+        }
+    )
+
+
+async def _gzipped(request: web.Request) -> web.Response:
+    payload = gzip.compress(json.dumps({"items": ["x"] * 100}).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    return web.Response(body=payload, headers=headers)
+
+
+async def _truncated(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Length": "1000", "Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b'{"items": [')
+    assert request.transport is not None
+    request.transport.close()
+    return response
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await request.app[RELEASE].wait()  # set at teardown: the handler never outlives the test
+    return web.json_response({})
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[str]:
+    app = web.Application()
+    app[RELEASE] = release = asyncio.Event()
+    app.router.add_route("*", "/echo", _echo)
+    app.router.add_get("/gzip", _gzipped)
+    app.router.add_get("/truncated", _truncated)
+    app.router.add_get("/slow", _slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}"
+    release.set()
+    await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_requests_and_answers_pass_through_unchanged(server: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        response = await http.post(
+            f"{server}/echo?area=1&area=2&text=%D0%B4%D0%B5%D0%B2",
+            json={"name": "Разработчик"},
+            headers={"HH-User-Agent": UA, "Authorization": "Bearer token"},
+        )
+    echoed = response.json()
+    assert response.status_code == 200 and response.http_version == "HTTP/1.1"
+    assert echoed["method"] == "POST"
+    assert echoed["path_qs"] == "/echo?area=1&area=2&text=%D0%B4%D0%B5%D0%B2"  # not quoted twice
+    assert json.loads(echoed["body"]) == {"name": "Разработчик"}
+    assert echoed["headers"]["hh-user-agent"] == UA
+    assert echoed["headers"]["authorization"] == "Bearer token"
+    assert echoed["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.asyncio
+async def test_a_gzipped_body_is_decoded_once(server: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        response = await http.get(f"{server}/gzip")
+    assert response.json() == {"items": ["x"] * 100}
+
+
+@pytest.mark.asyncio
+async def test_a_body_cut_short_is_a_protocol_error_that_retries_see(server: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(f"{server}/truncated")
+
+
+@pytest.mark.asyncio
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
+@pytest.mark.asyncio
+async def test_httpx_read_timeout_applies(server: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=httpx.Timeout(5, read=0.2)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"{server}/slow")
+
+
+@pytest.mark.asyncio
+async def test_proxies_from_the_environment_are_used(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server)  # the echo server plays the proxy: it sees the absolute URL
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        echoed = (await http.get("http://hh.example/echo")).json()
+    assert echoed["headers"]["host"] == "hh.example"
+    async with httpx.AsyncClient(transport=AiohttpTransport(trust_env=False)) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get("http://hh.example.invalid/echo")
+
+
+@pytest.mark.anyio
+async def test_the_client_works_under_asyncio_and_trio_alike(anyio_backend: str) -> None:
+    """aiohttp runs on asyncio; under trio the transport hands requests to httpx's own."""
+    async with FakeHH(vacancies=50) as fake:
+        transport = AiohttpTransport()
+        async with HHClient(
+            user_agent=UA, base_url=fake.url, transport=transport, throttle=Throttle(rate=None)
+        ) as hh:
+            page = await hh.get_vacancies(per_page=20, page=1)
+            once = hh.with_options(retry=RetryPolicy(max_attempts=1))
+            again = await once.get_vacancies(per_page=20, page=1)
+        assert page.found == 50 and len(page.items) == 20
+        assert [v.id for v in page.items] == [v.id for v in again.items]
+        assert (transport._fallback is not None) == (anyio_backend == "trio")
