@@ -569,6 +569,16 @@ def per_page_limits(op: dict[str, Any]) -> dict[str, int] | None:
     return None
 
 
+_DEPTH_CAP = re.compile(r"глубина возвращаемых результатов не может быть больше\W*(\d+)")
+
+
+def depth_cap(op: dict[str, Any]) -> int | None:
+    """How deep a paged list goes (``(page + 1) * per_page`` at most), as HH's description of the
+    operation states it: "глубина возвращаемых результатов не может быть больше 2000"."""
+    found = _DEPTH_CAP.search(op.get("description") or "")
+    return int(found.group(1)) if found else None
+
+
 RULES: tuple[Callable[[dict[str, Any]], None], ...] = (
     ascii_tags,
     schemaless_json_typed,

@@ -14,7 +14,7 @@ from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 from openapi_python_client.parser.properties.list_property import ListProperty
 from openapi_python_client.parser.properties.union import UnionProperty
 
-from .normalize import operations, paginated, per_page_limits
+from .normalize import depth_cap, operations, paginated, per_page_limits
 
 ModelRef = str | tuple[str, ...] | None
 """'module:Class', a tuple of them for a union body, None when the body is not JSON or not a model."""
@@ -54,6 +54,7 @@ def entries(spec: dict[str, Any], data: GeneratorData) -> dict[str, dict[str, An
                 "function": str(endpoint.name),
                 "paginated": paginated(op, spec),
                 "per_page": per_page_limits(op),
+                "depth_cap": depth_cap(op),
                 "body": next((_model_ref(b.prop) for b in endpoint.bodies if b.body_type == "json"), None),
                 "responses": response_models(endpoint),
             }

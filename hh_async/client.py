@@ -12,7 +12,7 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -27,7 +27,9 @@ from .drift import DriftMonitor
 from .errors import DecodeError, error_from_response
 from .jsonlib import loads
 from .operations import Operation, registry
+from .pagination import Cursor, Paginator, resolve
 from .retry import RetryPolicy, RetryTransport
+from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleTransport
 
 DEFAULT_BASE_URL = "https://api.hh.ru"
@@ -119,6 +121,52 @@ class HHClient(Operations):
             view._timeout_dict = httpx.Timeout(timeout).as_dict()
         view.with_raw_response = _RawClient(view)
         return view
+
+    def paginate(
+        self,
+        method: Callable[..., Awaitable[Any]] | str | None = None,
+        /,
+        *,
+        cursor: Cursor | None = None,
+        per_page: int | None = None,
+        prefetch: int = 4,
+        **filters: Any,
+    ) -> Paginator:
+        """Every item of a paged list: ``async for v in hh.paginate(hh.get_vacancies, text="python")``.
+
+        ``per_page`` defaults to the operation's maximum; ``prefetch`` pages are fetched ahead. Resume a read
+        with ``hh.paginate(cursor=saved_cursor)``. See ``hh_async.pagination``.
+        """
+        if cursor is not None:
+            if method is not None or filters or per_page is not None:
+                raise TypeError("a cursor carries its operation, filters and per_page: pass it alone")
+            operation = registry()[cursor.operation]
+            return Paginator(
+                self, operation, cursor.arguments, per_page=cursor.per_page, prefetch=prefetch, start=cursor
+            )
+        if method is None:
+            raise TypeError("paginate() needs a method (hh.get_vacancies), an operationId or a cursor")
+        owner = getattr(method, "__self__", None)
+        client = owner if isinstance(owner, HHClient) else self  # a with_options() view keeps its options
+        return Paginator(client, resolve(method), filters, per_page=per_page, prefetch=prefetch)
+
+    def search_all_vacancies(
+        self,
+        *,
+        progress: Callable[[Progress], object] | None = None,
+        per_page: int = 100,
+        prefetch: int = 4,
+        resume: Mapping[str, Any] | str | None = None,
+        seen: set[int | str] | None = None,
+        **filters: Any,
+    ) -> VacancySweep:
+        """Every vacancy the search finds, past HH's 2000 cap, each once (``async for``): the date range
+        is cut into slices under the cap. ``progress`` gets a ``Progress`` as slices and pages complete;
+        ``sweep.state`` and ``resume=``/``seen=`` continue an interrupted sweep. See ``hh_async.search_all``.
+        """
+        return VacancySweep(
+            self, filters, progress=progress, per_page=per_page, prefetch=prefetch, resume=resume, seen=seen
+        )
 
     async def __aenter__(self) -> HHClient:
         return self

@@ -31,6 +31,8 @@ class Operation:
     """A paged list: ``page``/``per_page`` in, ``{items, found, pages, page, per_page}`` out."""
     per_page: Mapping[str, int] | None
     """``per_page``'s ``default`` and ``maximum`` as the spec declares them."""
+    depth_cap: int | None
+    """How deep HH lets the list go: ``(page + 1) * per_page`` may not exceed it (2000 for searches)."""
     module: str
     """The generated endpoint module, relative to ``hh_async._raw``."""
     function: str
@@ -81,6 +83,7 @@ def registry() -> Mapping[str, Operation]:
                 tags=tuple(entry["tags"]),
                 paginated=entry["paginated"],
                 per_page=MappingProxyType(entry["per_page"]) if entry["per_page"] else None,
+                depth_cap=entry.get("depth_cap"),
                 module=entry["module"],
                 function=entry["function"],
                 model_refs=entry["responses"],
