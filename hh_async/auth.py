@@ -206,6 +206,10 @@ class AppToken(_TokenAuth):
     """Token requests this auth has sent."""
     _requested_at: float | None = None
 
+    async def token(self) -> TokenPair:
+        """The application token in use: the stored one, or a new one requested now."""
+        return await self._token()
+
     async def _token(self, replacing: TokenPair | None = None) -> TokenPair:
         async with self._lock:
             if self._pair is None:

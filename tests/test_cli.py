@@ -1,0 +1,182 @@
+"""The ``hh-async`` command (its installed entry point) against the fake HH."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
+
+HH_ASYNC = str(Path(sys.executable).with_name("hh-async"))
+CREDENTIALS = ["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
+UA = ["--user-agent", "Tests/1.0 (dev@example.com)", "--rate", "0"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeHH]:
+    with FakeHH(vacancies=12_000) as running:
+        yield running
+
+
+def hh_async(server: FakeHH, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HH_ASYNC, "--base-url", server.url, *UA, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def ids_in(path: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+
+def test_search_all_writes_every_match_and_shows_progress(server: FakeHH, tmp_path: Path) -> None:
+    out = tmp_path / "all.jsonl"
+    done = hh_async(server, "search", "--all", "--jsonl", str(out))
+    assert done.returncode == 0, done.stderr
+    ids = ids_in(out)
+    assert sorted(ids) == sorted(server.dataset.ident(i) for i in range(12_000))
+    assert "12000/12000 vacancies 100.0%" in done.stderr  # the progress line, on stderr
+    assert json.loads((tmp_path / "all.jsonl.state.json").read_text())["done"] is True
+
+
+def test_search_all_resumes_after_ctrl_c_with_each_vacancy_once(server: FakeHH, tmp_path: Path) -> None:
+    out = tmp_path / "all.jsonl"
+    running = subprocess.Popen(
+        [HH_ASYNC, "--base-url", server.url, *UA, "search", "--all", "--jsonl", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not (out.exists() and out.stat().st_size > 1_000_000) and running.poll() is None:
+        time.sleep(0.05)  # waiting for a condition, not asserting on time
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=60)
+    assert running.returncode == 130, stderr
+    assert "continue with --resume" in stderr
+    partial = ids_in(out)
+    assert 0 < len(partial) < 12_000
+
+    refused = hh_async(server, "search", "--all", "--jsonl", str(out))
+    assert refused.returncode == 2 and "--resume" in refused.stderr  # never overwrites a run's output
+    resumed = hh_async(server, "search", "--all", "--jsonl", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    ids = ids_in(out)
+    assert ids[: len(partial)] == partial
+    assert len(ids) == len(set(ids)) == 12_000
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(server: FakeHH, tmp_path: Path) -> None:
+    out = tmp_path / "python.jsonl"
+    assert hh_async(server, "search", "--text", "python", "--jsonl", str(out)).returncode == 0
+    complete = ids_in(out)
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:10]) + lines[10][:25])  # a crash mid-line, state from before it
+    state = {"cursor": json.dumps({"operation": "get-vacancies", "arguments": {"text": "python"},
+                                   "per_page": 100, "page": 0, "offset": 7})}  # fmt: skip
+    (tmp_path / "python.jsonl.state.json").write_text(json.dumps(state))
+    resumed = hh_async(server, "search", "--jsonl", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert ids_in(out) == complete
+
+
+def test_search_without_all_stops_at_the_cap_and_says_so(server: FakeHH) -> None:
+    done = hh_async(server, "search", "--filter", "page=5")
+    assert done.returncode == 2 and "paginate() sets page itself" in done.stderr
+    done = hh_async(server, "search", "--area", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2000 and all(json.loads(line)["area"]["id"] == "1" for line in lines[:50])
+    assert "--all reads the rest" in done.stderr
+
+
+def test_call_runs_any_operation_with_typed_arguments(server: FakeHH) -> None:
+    one = hh_async(server, "call", "get-vacancy", "vacancy_id=100001")
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["id"] == "100001"
+    page = hh_async(server, "call", "get-vacancies", "text=python", "per_page=3", "area=1", "area=2")
+    body = json.loads(page.stdout)
+    assert len(body["items"]) == 3 and body["per_page"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["call", "no-such-operation"], "unknown operation"),
+        (["call", "get-vacancy"], "vacancy_id"),
+        (["call", "get-vacancies", "per_page=many"], "per_page"),
+        (["call", "get-vacancies", "colour=red"], "takes no 'colour'"),
+        (["call", "get-vacancies", "text"], "KEY=VALUE"),
+        (["search", "--resume"], "--resume needs the --jsonl file"),
+    ],
+)
+def test_bad_usage_is_a_clear_error_with_exit_code_2(server: FakeHH, args: list[str], message: str) -> None:
+    done = hh_async(server, *args)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_hh_errors_exit_1_with_hh_s_reason(server: FakeHH) -> None:
+    done = hh_async(server, "call", "get-vacancy", "vacancy_id=1")
+    assert done.returncode == 1 and "404" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_auth_app_token_saves_the_token_privately(server: FakeHH, tmp_path: Path) -> None:
+    token_file = tmp_path / "app.json"
+    credentials = [
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        CLIENT_SECRET,
+        "--token-file",
+        str(token_file),
+    ]
+    done = hh_async(server, *credentials, "auth", "app-token")
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = json.loads(token_file.read_text())["access_token"]
+    assert token not in done.stdout + done.stderr  # secrets are never printed
+    me = hh_async(server, "--token-file", str(token_file), "call", "get-current-user-info")
+    assert me.returncode == 0, me.stderr
+
+
+def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(server: FakeHH, tmp_path: Path) -> None:
+    token_file = tmp_path / "me.json"
+    credentials = [
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        CLIENT_SECRET,
+        "--token-file",
+        str(token_file),
+    ]
+    login = subprocess.Popen(
+        [HH_ASYNC, "--base-url", server.url, *UA, *credentials, "auth", "login", "--no-browser"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": "false"},
+    )
+    assert login.stderr is not None
+    assert login.stderr.readline().startswith("Open this page")
+    url = login.stderr.readline().strip()
+    assert url.startswith(server.url + "/oauth/authorize?") and "code_challenge=" in url
+    with httpx.Client(follow_redirects=True) as browser:  # the user agrees; HH redirects to the listener
+        page = browser.get(url)
+    assert page.status_code == 200 and "Logged in" in page.text
+    _, rest = login.communicate(timeout=60)
+    assert login.returncode == 0, rest
+    pair = json.loads(token_file.read_text())
+    assert pair["access_token"] and pair["refresh_token"]
+    me = hh_async(server, *credentials, "call", "get-current-user-info")
+    assert me.returncode == 0, me.stderr
