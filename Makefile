@@ -35,8 +35,11 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/python
-	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/client_cpu.py
 	$(BIN)/python benchmarks/parse_cost.py
+	$(BIN)/python benchmarks/paginate_rate.py
+	$(BIN)/python benchmarks/sweep_rss.py
+	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/fake_server_rps.py
 
 demo: $(BIN)/python

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from .drift import DriftMonitor
     from .errors import HHError
     from .operations import Operation
+    from .pagination import Cursor, Paginator
     from .retry import RetryPolicy
+    from .search_all import Progress, VacancySweep
     from .throttle import Throttle
     from .tokens import CallbackTokenStore, JsonFileTokenStore, MemoryTokenStore, TokenPair
 
@@ -41,21 +43,29 @@ _EXPORTS = {
     "RetryPolicy": "retry",
     "Throttle": "throttle",
     "DriftMonitor": "drift",
+    "Cursor": "pagination",
+    "Paginator": "pagination",
+    "Progress": "search_all",
+    "VacancySweep": "search_all",
 }
 __all__ = [
     "OPERATIONS",
     "AppToken",
     "CallbackTokenStore",
+    "Cursor",
     "DriftMonitor",
     "HHClient",
     "HHError",
     "JsonFileTokenStore",
     "MemoryTokenStore",
+    "Paginator",
+    "Progress",
     "RetryPolicy",
     "StaticToken",
     "Throttle",
     "TokenPair",
     "UserToken",
+    "VacancySweep",
     "authorization_request",
     "exchange_code",
 ]

@@ -18,10 +18,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--faults", default="503,502_html,429,drop", help=f"kinds among {', '.join(KINDS)}")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--rps-limit", type=float, default=None, help="answer 429 above this rate")
     args = parser.parse_args(argv)
     faults = Faults(
-        rate=args.fault_rate, kinds=tuple(args.faults.split(",")), rps_limit=args.rps_limit, seed=args.seed
+        rate=args.fault_rate,
+        kinds=tuple(args.faults.split(",")),
+        rps_limit=args.rps_limit,
+        seed=args.seed,
+        latency=args.latency,
     )
     server = FakeHH(vacancies=args.vacancies, seed=args.seed, faults=faults, host=args.host, port=args.port)
     with server:

@@ -71,6 +71,8 @@ class FakeHHApp:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if self.faults.latency:
+            await anyio.sleep(self.faults.latency)
         fault = self.faults.pick(path)
         if fault is not None and await _inject(fault, send, self.faults.slow_seconds):
             return

@@ -25,6 +25,8 @@ class Faults:
     captcha_for_anonymous: bool = False
     """Searches without a token get ``403 captcha_required``, as HH asks after the first one."""
     slow_seconds: float = 5.0
+    latency: float = 0.0
+    """Seconds every answer waits before it starts: the round trip to a real HH (about 0.05 from Moscow)."""
     seed: int = 0
     injected: Counter[str] = attrs.field(init=False, factory=Counter)
     """Faults answered so far, by kind."""
