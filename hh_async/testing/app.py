@@ -201,7 +201,8 @@ class FakeHHApp:
     ) -> tuple[int, Any, dict[str, str]]:
         """A paged list of ``list_size`` items made from the spec's sample item, with HH's depth caps."""
         page, per_page = int(query.get("page", ["0"])[0]), int(query.get("per_page", ["20"])[0])
-        cap = DEPTH_CAPS.get(operation_id)
+        # HH's documented caps (hh-api-facts), else what the spec's description of the operation states.
+        cap = DEPTH_CAPS.get(operation_id) or registry()[operation_id].depth_cap
         if per_page < 1 or page < 0 or (cap is not None and (page + 1) * per_page > cap):
             return _errors(400, "bad_argument", "page" if per_page >= 1 else "per_page")
         item = sample["items"][0] if sample["items"] else {}
