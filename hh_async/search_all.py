@@ -93,15 +93,21 @@ class VacancySweep:
         self._seen: set[int | str] = seen if seen is not None else set()
         self._paginator: Paginator | None = None
         if resume is not None:
-            state = json.loads(resume) if isinstance(resume, str) else dict(resume)
-            self.filters = dict(state["filters"])
-            self.per_page = int(state["per_page"])
-            self._pending = [Slice(*s) for s in state["pending"]]
-            self._current = Cursor.from_json(state["current"]) if state["current"] else None
-            self.report.found = int(state["found"])
+            try:
+                state = json.loads(resume) if isinstance(resume, str) else dict(resume)
+                self.filters = dict(state["filters"])
+                self.per_page = int(state["per_page"])
+                self._pending = [Slice(*s) for s in state["pending"]]
+                self._current = Cursor.from_json(state["current"]) if state["current"] else None
+                self.report.found = int(state["found"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"not a saved sweep state: {exc!r}") from None
             self.report.read = len(self._seen)
             self._planned = True
         else:
+            for name in ("date_from", "date_to"):
+                if filters.get(name) is not None:
+                    _parse(str(filters[name]))  # a wrong date fails here, not after the first requests
             self.filters = dict(filters)
             self.per_page = per_page
             self._pending = []

@@ -101,6 +101,12 @@ async def test_wrong_arguments_are_refused_before_any_request() -> None:
         hh.paginate(hh.get_areas)
     with pytest.raises(ValueError, match="not a saved hh_async cursor"):
         Cursor.from_json('{"page": 1}')
+    with pytest.raises(ValueError, match="ISO 8601 expected"):
+        hh.search_all_vacancies(date_from="last tuesday")
+    with pytest.raises(ValueError, match="not a saved sweep state"):
+        hh.search_all_vacancies(resume='{"filters": {}}')
+    with pytest.raises(TypeError, match="chooses page itself"):
+        hh.search_all_vacancies(page=2)
     await hh.aclose()
 
 
