@@ -557,16 +557,27 @@ def paginated(op: dict[str, Any], doc: dict[str, Any]) -> bool:
     return {"items", "pages"} <= set(_object_properties(schema, doc))
 
 
+_STATED_DEFAULT = re.compile(r"по умолчанию\W*(\d+)")
+_STATED_MAXIMUM = re.compile(r"максим\w*(?: значение)?\W*(\d+)")
+
+
 def per_page_limits(op: dict[str, Any]) -> dict[str, int] | None:
-    """``per_page``'s default and maximum as the spec declares them."""
+    """``per_page``'s default and maximum as the spec declares them, or else as the parameter's description
+    states them ("по умолчанию — 20, максимум — 100")."""
     for param in op.get("parameters", []):
         if param.get("name") == "per_page":
+            text = param.get("description") or ""
             declared = {
-                "default": param.get("x-hh-default"),
-                "maximum": (param.get("schema") or {}).get("maximum"),
+                "default": param.get("x-hh-default") or _stated(_STATED_DEFAULT, text),
+                "maximum": (param.get("schema") or {}).get("maximum") or _stated(_STATED_MAXIMUM, text),
             }
             return {k: int(v) for k, v in declared.items() if isinstance(v, int | float)}
     return None
+
+
+def _stated(pattern: re.Pattern[str], text: str) -> int | None:
+    found = pattern.search(text)
+    return int(found.group(1)) if found else None
 
 
 _DEPTH_CAP = re.compile(r"глубина возвращаемых результатов не может быть больше\W*(\d+)")

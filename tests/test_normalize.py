@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codegen.normalize import normalize
+from codegen.normalize import depth_cap, normalize, per_page_limits
 
 
 def spec(
@@ -184,3 +184,24 @@ def test_query_defaults_are_documented_not_sent() -> None:
     premium = d["paths"]["/v"]["get"]["parameters"][0]
     assert premium["schema"] == {"type": "boolean"}
     assert premium["x-hh-default"] is False
+
+
+def test_paging_limits_stated_only_in_words_are_read() -> None:
+    """HH writes some per_page maxima and every depth cap in prose; paginate() relies on both."""
+    op = {
+        "description": "глубина возвращаемых результатов не может быть больше `5000`. Например, ...",
+        "parameters": [
+            {
+                "name": "per_page",
+                "in": "query",
+                "schema": {"type": "number"},
+                "description": "Количество элементов на страницу (по умолчанию — 20, максимум — 100 )",
+            }
+        ],
+    }
+    assert per_page_limits(op) == {"default": 20, "maximum": 100}
+    assert depth_cap(op) == 5000
+    declared = {"name": "per_page", "x-hh-default": 10, "schema": {"maximum": 50}}
+    declared["description"] = "максимум 7"
+    assert per_page_limits({"parameters": [declared]}) == {"default": 10, "maximum": 50}  # the schema wins
+    assert depth_cap({"description": "Список"}) is None
