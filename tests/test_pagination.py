@@ -193,6 +193,17 @@ async def test_search_all_keeps_the_callers_filters_and_dates(server: FakeHH) ->
     assert len(newest) == len([i for i in range(3000) if server.dataset._published[i] >= since])
 
 
+async def test_a_five_minute_slice_over_the_cap_is_read_to_the_cap_and_reported() -> None:
+    """2500 vacancies published within 25 seconds: no date slice can split them under 2000."""
+    async with FakeHH(vacancies=2_500, spacing=0.01) as dense, client(dense.url) as hh:
+        sweep = hh.search_all_vacancies()
+        ids = [v.id async for v in sweep]
+    assert len(ids) == len(set(ids)) == 2000
+    assert sweep.report.found == 2500 and not sweep.report.complete
+    [(date_from, date_to, found)] = sweep.report.over_cap
+    assert found == 2500 and date_from < date_to
+
+
 async def test_an_interrupted_sweep_resumes_from_its_state(server: FakeHH) -> None:
     async with client(server.url) as hh:
         first = hh.search_all_vacancies()

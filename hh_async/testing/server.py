@@ -40,6 +40,7 @@ class FakeHH:
         *,
         vacancies: int = 10_000,
         seed: int = 0,
+        spacing: float = 60.0,
         faults: Faults | None = None,
         clients: Mapping[str, str] | None = None,
         access_ttl: float = 1_209_600,
@@ -50,7 +51,7 @@ class FakeHH:
         """Advance it to expire tokens: ``server.clock.advance(access_ttl)``."""
         self.oauth = OAuthServer(clients or {CLIENT_ID: CLIENT_SECRET}, self.clock, access_ttl)
         self.faults = faults or Faults()
-        self.dataset = Dataset(vacancies, seed)
+        self.dataset = Dataset(vacancies, seed, spacing=spacing)
         self.app = FakeHHApp(self.dataset, self.oauth, self.faults)
         self._bind = (host, port)
         self._thread: threading.Thread | None = None
