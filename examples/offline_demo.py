@@ -2,8 +2,9 @@
 
     .venv/bin/python examples/offline_demo.py
 
-It starts the fake server (with one request in ten failing on purpose), logs in as an application, searches
-vacancies across ten pages, opens one, and shows what an error looks like.
+It starts the fake server (with one request in ten failing on purpose), logs in as an application, pages
+through a search, reads every vacancy of a bigger one past HH's 2000 cap, opens one vacancy, and shows
+what an error looks like.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ async def main() -> None:
             throttle=Throttle(rate=50),
             retry=RetryPolicy(backoff_base=0.05),
         ) as hh:
-            names: list[str] = []
-            for page in range(10):
-                result = await hh.get_vacancies(text="python", area=["1"], per_page=20, page=page)
-                names += [f"{v.id} {v.name} ({v.published_at})" for v in result.items or []]
-            print(f"found {result.found} Python vacancies in Moscow; the newest:")
+            pages = hh.paginate(hh.get_vacancies, text="python", area=["1"])
+            names = [f"{v.id} {v.name} ({v.published_at})" async for v in pages]
+            print(f"found {pages.found} Python vacancies in Moscow; the newest:")
             print("\n".join(f"  {line}" for line in names[:5]))
+
+            sweep = hh.search_all_vacancies(text="developer")
+            ids = {v.id async for v in sweep}
+            report = sweep.report
+            print(
+                f"'developer': HH found {report.found}, one query reaches 2000; read {len(ids)} distinct "
+                f"in {report.slices_done} date slices (complete: {report.complete})"
+            )
             vacancy = await hh.get_vacancy(vacancy_id=names[0].split()[0])
             print(f"opened {vacancy.id}: {vacancy.name}")
             try:

@@ -20,6 +20,7 @@ def test_offline_demo_runs() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("found ") and "Python vacancies in Moscow" in lines[0]
     assert any(line.startswith("opened ") for line in lines)
+    assert "(complete: True)" in result.stdout
     assert "raises NotFoundError" in result.stdout
     assert "failures injected, all retried" in lines[-1]
     assert "Traceback" not in result.stderr
