@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 
 from .pagination import Cursor, Paginator
@@ -103,7 +104,7 @@ class VacancySweep:
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"not a saved sweep state: {exc!r}") from None
             self.report.read = len(self._seen)
-            self._planned = True
+            self._planned = bool(state.get("planned", True))
         else:
             for name in ("date_from", "date_to"):
                 if filters.get(name) is not None:
@@ -125,6 +126,7 @@ class VacancySweep:
             "found": self.report.found,
             "pending": [attrs.astuple(s) for s in self._pending],
             "current": cursor.to_json() if cursor is not None else None,
+            "planned": self._planned,
         }
 
     def __aiter__(self) -> AsyncIterator[Any]:
@@ -135,8 +137,12 @@ class VacancySweep:
             await self._plan()
         while self._current is not None or self._pending:
             if self._current is None:
-                piece = self._pending.pop()
-                if not await self._fits(piece):
+                piece = self._pending[-1]
+                halves = await self._split(piece)  # a failure here leaves the piece pending
+                self._pending.pop()
+                if halves is not None:
+                    self._pending += halves
+                    self.report.slices_done += 0 if halves else 1
                     continue
                 self._current = Cursor(OPERATION, {**self.filters, **piece.filters()}, self.per_page)
             paginator = self._paginator = self._client.paginate(cursor=self._current, prefetch=self._prefetch)
@@ -166,13 +172,14 @@ class VacancySweep:
 
     async def _plan(self) -> None:
         """The whole range to sweep, checked against what the search finds with no dates at all."""
-        given_from, given_to = self.filters.pop("date_from", None), self.filters.pop("date_to", None)
+        # The caller's dates stay in the filters: each slice's own dates override them in its requests.
+        given_from, given_to = self.filters.get("date_from"), self.filters.get("date_to")
         end = _parse(given_to) if given_to else _ceil(self._now() + 3600)
         if given_from:
             start = _floor(_parse(given_from))
             whole = await self._count(Slice(start, end))
         else:
-            total = await self._count_filters(self.filters)
+            total = await self._count_filters(self.filters)  # the caller's date_to, if any, included
             lookback = FIRST_LOOKBACK
             while True:
                 start = max(OLDEST, _floor(end - lookback))
@@ -185,22 +192,33 @@ class VacancySweep:
         self._planned = True
         self._tell()
 
-    async def _fits(self, piece: Slice) -> bool:
-        """True when ``piece`` can be read whole; otherwise its halves are queued (newest read first)."""
+    async def _split(self, piece: Slice) -> list[Slice] | None:
+        """None when ``piece`` can be read whole (or is 5 minutes long); otherwise its halves with their
+        counts, older first (the newer is read first); none when it finds nothing."""
         found = piece.found if piece.found is not None else await self._count(piece)
-        cap = self._cap()
         if found == 0:
-            self.report.slices_done += 1
-            return False
-        if found <= cap or piece.end - piece.start <= GRID:
-            return True
+            return []
+        if found <= self._cap() or piece.end - piece.start <= GRID:
+            return None
         middle = _floor(piece.start + (piece.end - piece.start) / 2)
         if middle <= piece.start:
             middle = piece.start + GRID
-        older, newer = Slice(piece.start, middle), Slice(middle, piece.end)
-        self._pending += [older, Slice(newer.start, newer.end, await self._count(newer))]
-        self.report.slices_pending = len(self._pending)
-        return False
+        halves = [Slice(piece.start, middle), Slice(middle, piece.end)]
+        counts = [0, 0]
+        failures: list[Exception] = []
+
+        async def count(index: int) -> None:
+            try:
+                counts[index] = await self._count(halves[index])
+            except Exception as exc:  # raised as itself below, not inside an ExceptionGroup
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:  # one round trip for both halves
+            group.start_soon(count, 0)
+            group.start_soon(count, 1)
+        if failures:
+            raise failures[0]
+        return [attrs.evolve(half, found=n) for half, n in zip(halves, counts, strict=True)]
 
     def _cap(self) -> int:
         from .operations import registry

@@ -219,6 +219,31 @@ async def test_an_interrupted_sweep_resumes_from_its_state(server: FakeHH) -> No
     assert rest.report.read == 3000 and rest.report.complete
 
 
+async def test_a_sweep_failing_anywhere_resumes_from_its_state_to_every_vacancy(anyio_backend: str) -> None:
+    """Probes, splits and pages fail at 10% with retries off; each failure is HH's error or a transport
+    error (not an ExceptionGroup), and the state taken after it continues the sweep."""
+    faults = Faults(rate=0.1, kinds=("503", "drop"), seed=3)
+    async with (
+        FakeHH(vacancies=3_000, faults=faults) as flaky,
+        client(flaky.url, retry=RetryPolicy(max_attempts=1)) as hh,
+    ):
+        ids: list[str] = []
+        state: dict[str, Any] | None = None
+        failures = 0
+        while True:
+            sweep = hh.search_all_vacancies(resume=state, seen={int(i) for i in ids})
+            try:
+                async for vacancy in sweep:
+                    ids.append(vacancy.id)
+                break
+            except (e.HHError, httpx.TransportError):
+                failures += 1
+                state = sweep.state
+    assert failures > 3
+    assert sorted(ids) == sorted(flaky.dataset.ident(i) for i in range(3000))
+    assert sweep.report.complete
+
+
 def test_search_all_over_100k_vacancies_each_once_with_flat_memory() -> None:
     """The acceptance run: benchmarks/sweep_rss.py on 100 000 fake vacancies (server in its own process)."""
     script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "sweep_rss.py")
