@@ -62,7 +62,9 @@ class UsageError(Exception):
 
 def parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    top = argparse.ArgumentParser(prog="hh-async", description=__doc__, formatter_class=_Raw)
+    top = argparse.ArgumentParser(
+        prog="hh-async", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     top.add_argument(
         "--base-url", default=env("HH_BASE_URL", DEFAULT_BASE_URL), help="the API (or a fake HH)"
     )
@@ -103,7 +105,9 @@ def parser() -> argparse.ArgumentParser:
     auth = commands.add_parser("auth", help="obtain tokens").add_subparsers(dest="flow", required=True)
     login = auth.add_parser("login", help="log a user in (authorization code + PKCE, loopback redirect)")
     login.add_argument("--port", type=int, default=0, help="port of the loopback redirect listener")
-    login.add_argument("--redirect-uri", help="as registered for your app (default: the loopback listener)")
+    login.add_argument(
+        "--redirect-uri", help="the loopback URL registered for your app, e.g. http://127.0.0.1:8765/callback"
+    )
     login.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     login.add_argument("--role", choices=["applicant", "employer"])
     auth.add_parser("app-token", help="obtain the application token (client_credentials)")
@@ -113,10 +117,6 @@ def parser() -> argparse.ArgumentParser:
     fake.add_argument("--vacancies", type=int, default=10_000)
     fake.add_argument("--fault-rate", type=float, default=0.0)
     return top
-
-
-class _Raw(argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,7 +505,15 @@ async def app_token(args: argparse.Namespace) -> int:
 
 async def login(args: argparse.Namespace) -> int:
     client_id, client_secret = _credentials(args)
-    async with _redirect_listener(args.port) as (listener_uri, codes):
+    port = args.port
+    if args.redirect_uri:  # the listener must be where HH will send the browser
+        target = urlsplit(args.redirect_uri)
+        if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost") or not target.port:
+            raise UsageError(
+                "--redirect-uri must be a loopback URL with a port: http://127.0.0.1:8765/callback"
+            )
+        port = target.port
+    async with _redirect_listener(port) as (listener_uri, codes):
         redirect_uri = args.redirect_uri or listener_uri
         request = authorization_request(
             client_id, redirect_uri, role=args.role, authorize_url=_authorize_url(args)

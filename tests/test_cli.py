@@ -119,6 +119,10 @@ def test_call_runs_any_operation_with_typed_arguments(server: FakeHH) -> None:
         (["call", "get-vacancies", "colour=red"], "takes no 'colour'"),
         (["call", "get-vacancies", "text"], "KEY=VALUE"),
         (["search", "--resume"], "--resume needs the --jsonl file"),
+        (
+            [*CREDENTIALS, "--token-file", "t.json", "auth", "login", "--redirect-uri", "https://my.app/cb"],
+            "loopback",
+        ),
     ],
 )
 def test_bad_usage_is_a_clear_error_with_exit_code_2(server: FakeHH, args: list[str], message: str) -> None:
