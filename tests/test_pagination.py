@@ -220,9 +220,9 @@ async def test_an_interrupted_sweep_resumes_from_its_state(server: FakeHH) -> No
 
 
 async def test_a_sweep_failing_anywhere_resumes_from_its_state_to_every_vacancy(anyio_backend: str) -> None:
-    """Probes, splits and pages fail at 10% with retries off; each failure is HH's error or a transport
+    """Probes, splits and pages fail at 20% with retries off; each failure is HH's error or a transport
     error (not an ExceptionGroup), and the state taken after it continues the sweep."""
-    faults = Faults(rate=0.1, kinds=("503", "drop"), seed=3)
+    faults = Faults(rate=0.2, kinds=("503", "drop"), seed=3)
     async with (
         FakeHH(vacancies=3_000, faults=faults) as flaky,
         client(flaky.url, retry=RetryPolicy(max_attempts=1)) as hh,
@@ -239,7 +239,7 @@ async def test_a_sweep_failing_anywhere_resumes_from_its_state_to_every_vacancy(
             except (e.HHError, httpx.TransportError):
                 failures += 1
                 state = sweep.state
-    assert failures > 3
+    assert failures > 0  # ~70 requests at 20%: which ones fail depends on the order tasks run in
     assert sorted(ids) == sorted(flaky.dataset.ident(i) for i in range(3000))
     assert sweep.report.complete
 
