@@ -228,8 +228,7 @@ class HHClient(Operations):
 
     async def _dispatch(self, request: httpx.Request) -> httpx.Response:
         """What httpx.AsyncClient.send does for our own stack, minus what HH's API never uses (cookies,
-        redirects, event hooks): a third of the client's CPU per request at high concurrency."""
-        assert self._stack is not None
+        redirects, event hooks), whose CPU per request ``benchmarks/client_cpu.py`` shows."""
         if self._auth is None:
             return await self._exchange(request)
         flow = self._auth.async_auth_flow(request)
