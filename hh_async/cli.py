@@ -46,7 +46,7 @@ from .client import DEFAULT_BASE_URL, HHClient
 from .errors import HHError
 from .operations import Operation, registry
 from .pagination import Cursor, Paginator
-from .search_all import Progress, VacancySweep
+from .search_all import Progress, VacancySweep, seen_key
 from .throttle import Throttle
 from .tokens import JsonFileTokenStore, TokenFileError
 
@@ -425,7 +425,7 @@ class Output:
                     break
                 if not line.endswith(b"\n"):
                     break
-                self.seen.add(int(ident) if str(ident).isdigit() else str(ident))
+                self.seen.add(seen_key(ident))
                 good += len(line)
         with self.path.open("r+b") as file:
             file.truncate(good)
@@ -434,8 +434,7 @@ class Output:
     def write(self, vacancy: Any) -> bool:
         """Write one vacancy; False if its id was written before."""
         assert self._stream is not None
-        ident = str(getattr(vacancy, "id", ""))
-        key: int | str = int(ident) if ident.isdigit() else ident
+        key = seen_key(getattr(vacancy, "id", ""))
         if key in self.seen and self.path is not None:
             return False
         if self.path is not None:

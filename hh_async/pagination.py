@@ -30,7 +30,6 @@ import anyio
 import attrs
 import sniffio
 
-from ._raw.types import Unset
 from .operations import Operation, registry
 
 if TYPE_CHECKING:
@@ -293,7 +292,7 @@ def _plain(value: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool | Unset) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 __all__ = ["Cursor", "Paginator", "resolve"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from .operations import registry
 from .pagination import Cursor, Paginator
 
 if TYPE_CHECKING:
@@ -42,12 +43,14 @@ MSK = timezone(timedelta(hours=3))
 
 @attrs.frozen
 class Slice:
+    """A publication-date range and what the search finds in it."""
+
     start: float
     end: float
-    found: int | None = None
+    found: int
 
     def filters(self) -> dict[str, str]:
-        return {"date_from": _hh_time(self.start), "date_to": _hh_time(self.end)}
+        return _dates(self.start, self.end)
 
 
 @attrs.define
@@ -148,7 +151,7 @@ class VacancySweep:
             paginator = self._paginator = self._client.paginate(cursor=self._current, prefetch=self._prefetch)
             try:
                 async for vacancy in paginator:
-                    key = _key(vacancy)
+                    key = seen_key(getattr(vacancy, "id", ""))
                     if key in self._seen:
                         self.report.duplicates += 1
                         continue
@@ -177,13 +180,13 @@ class VacancySweep:
         end = _parse(given_to) if given_to else _ceil(self._now() + 3600)
         if given_from:
             start = _floor(_parse(given_from))
-            whole = await self._count(Slice(start, end))
+            whole = await self._count(start, end)
         else:
             total = await self._count_filters(self.filters)  # the caller's date_to, if any, included
             lookback = FIRST_LOOKBACK
             while True:
                 start = max(OLDEST, _floor(end - lookback))
-                whole = await self._count(Slice(start, end))
+                whole = await self._count(start, end)
                 if whole >= total or start <= OLDEST:
                     break
                 lookback *= 4
@@ -195,21 +198,20 @@ class VacancySweep:
     async def _split(self, piece: Slice) -> list[Slice] | None:
         """None when ``piece`` can be read whole (or is 5 minutes long); otherwise its halves with their
         counts, older first (the newer is read first); none when it finds nothing."""
-        found = piece.found if piece.found is not None else await self._count(piece)
-        if found == 0:
+        if piece.found == 0:
             return []
-        if found <= self._cap() or piece.end - piece.start <= GRID:
+        if piece.found <= self._cap() or piece.end - piece.start <= GRID:
             return None
         middle = _floor(piece.start + (piece.end - piece.start) / 2)
         if middle <= piece.start:
             middle = piece.start + GRID
-        halves = [Slice(piece.start, middle), Slice(middle, piece.end)]
+        bounds = [(piece.start, middle), (middle, piece.end)]
         counts = [0, 0]
         failures: list[Exception] = []
 
         async def count(index: int) -> None:
             try:
-                counts[index] = await self._count(halves[index])
+                counts[index] = await self._count(*bounds[index])
             except Exception as exc:  # raised as itself below, not inside an ExceptionGroup
                 failures.append(exc)
 
@@ -218,16 +220,14 @@ class VacancySweep:
             group.start_soon(count, 1)
         if failures:
             raise failures[0]
-        return [attrs.evolve(half, found=n) for half, n in zip(halves, counts, strict=True)]
+        return [Slice(start, end, n) for (start, end), n in zip(bounds, counts, strict=True)]
 
     def _cap(self) -> int:
-        from .operations import registry
-
         cap = registry()[OPERATION].depth_cap or 2000
         return cap - cap % self.per_page
 
-    async def _count(self, piece: Slice) -> int:
-        return await self._count_filters({**self.filters, **piece.filters()})
+    async def _count(self, start: float, end: float) -> int:
+        return await self._count_filters({**self.filters, **_dates(start, end)})
 
     async def _count_filters(self, filters: Mapping[str, Any]) -> int:
         page = await self._client.get_vacancies(**filters, page=0, per_page=1)
@@ -240,9 +240,14 @@ class VacancySweep:
             self._progress(self.report)
 
 
-def _key(vacancy: Any) -> int | str:
-    ident = str(getattr(vacancy, "id", ""))
-    return int(ident) if ident.isdigit() else ident  # ints: a third of the memory of 100 000 strings
+def seen_key(ident: object) -> int | str:
+    """How an id is kept in a ``seen`` set: ints take a third of the memory of 100 000 strings."""
+    text = str(ident)
+    return int(text) if text.isdigit() else text
+
+
+def _dates(start: float, end: float) -> dict[str, str]:
+    return {"date_from": _hh_time(start), "date_to": _hh_time(end)}
 
 
 def _hh_time(moment: float) -> str:
@@ -267,4 +272,4 @@ def _ceil(moment: float) -> float:
     return -_floor(-moment)
 
 
-__all__ = ["Progress", "Slice", "VacancySweep"]
+__all__ = ["Progress", "Slice", "VacancySweep", "seen_key"]
