@@ -138,14 +138,7 @@ def test_hh_errors_exit_1_with_hh_s_reason(server: FakeHH) -> None:
 
 def test_auth_app_token_saves_the_token_privately(server: FakeHH, tmp_path: Path) -> None:
     token_file = tmp_path / "app.json"
-    credentials = [
-        "--client-id",
-        CLIENT_ID,
-        "--client-secret",
-        CLIENT_SECRET,
-        "--token-file",
-        str(token_file),
-    ]
+    credentials = [*CREDENTIALS, "--token-file", str(token_file)]
     done = hh_async(server, *credentials, "auth", "app-token")
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
@@ -157,14 +150,7 @@ def test_auth_app_token_saves_the_token_privately(server: FakeHH, tmp_path: Path
 
 def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(server: FakeHH, tmp_path: Path) -> None:
     token_file = tmp_path / "me.json"
-    credentials = [
-        "--client-id",
-        CLIENT_ID,
-        "--client-secret",
-        CLIENT_SECRET,
-        "--token-file",
-        str(token_file),
-    ]
+    credentials = [*CREDENTIALS, "--token-file", str(token_file)]
     login = subprocess.Popen(
         [HH_ASYNC, "--base-url", server.url, *UA, *credentials, "auth", "login", "--no-browser"],
         stderr=subprocess.PIPE,
