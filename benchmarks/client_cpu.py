@@ -43,51 +43,26 @@ async def raw_aiohttp(url: str, concurrency: int) -> AsyncIterator[Call]:
         yield call
 
 
-@contextlib.asynccontextmanager
-async def raw_httpx(url: str, concurrency: int) -> AsyncIterator[Call]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
+def plain_httpx(make: Callable[[int], httpx.AsyncClient]) -> Factory:
+    """httpx.AsyncClient (built by ``make(concurrency)``) with whichever transport, decoding the JSON."""
 
-        async def call() -> object:
-            return json.loads((await client.get(f"{url}/areas/1")).content)
+    @contextlib.asynccontextmanager
+    async def factory(url: str, concurrency: int) -> AsyncIterator[Call]:
+        async with make(concurrency) as client:
 
-        yield call
+            async def call() -> object:
+                return json.loads((await client.get(f"{url}/areas/1")).content)
+
+            yield call
+
+    return factory
 
 
-@contextlib.asynccontextmanager
-async def httpx_over_httpx_aiohttp(url: str, concurrency: int) -> AsyncIterator[Call]:
+def over_httpx_aiohttp(concurrency: int) -> httpx.AsyncClient:
     from httpx_aiohttp import AiohttpTransport as ThirdPartyTransport
 
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
-    async with httpx.AsyncClient(transport=ThirdPartyTransport(client=session)) as client:
-
-        async def call() -> object:
-            return json.loads((await client.get(f"{url}/areas/1")).content)
-
-        yield call
-
-
-@contextlib.asynccontextmanager
-async def httpx_over_ours(url: str, concurrency: int) -> AsyncIterator[Call]:
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(transport=AiohttpTransport(limits=limits)) as client:
-
-        async def call() -> object:
-            return json.loads((await client.get(f"{url}/areas/1")).content)
-
-        yield call
-
-
-@contextlib.asynccontextmanager
-async def httpx_http2(url: str, concurrency: int) -> AsyncIterator[Call]:
-    async with httpx.AsyncClient(
-        http1=False, http2=True
-    ) as client:  # h2 with prior knowledge: one connection
-
-        async def call() -> object:
-            return json.loads((await client.get(f"{url}/areas/1")).content)
-
-        yield call
+    return httpx.AsyncClient(transport=ThirdPartyTransport(client=session))
 
 
 def hh_client(transport: Callable[[int], httpx.AsyncBaseTransport | None]) -> Factory:
@@ -111,15 +86,22 @@ def hh_client(transport: Callable[[int], httpx.AsyncBaseTransport | None]) -> Fa
 
 CLIENTS: dict[str, Factory] = {
     "aiohttp raw": raw_aiohttp,
-    "httpx raw (default pool)": raw_httpx,
-    "httpx + httpx-aiohttp": httpx_over_httpx_aiohttp,
-    "httpx + hh_async AiohttpTransport": httpx_over_ours,
+    "httpx raw (default pool)": plain_httpx(
+        lambda c: httpx.AsyncClient(limits=httpx.Limits(max_connections=c, max_keepalive_connections=c))
+    ),
+    "httpx + httpx-aiohttp": plain_httpx(over_httpx_aiohttp),
+    "httpx + hh_async AiohttpTransport": plain_httpx(
+        lambda c: httpx.AsyncClient(transport=AiohttpTransport(limits=httpx.Limits(max_connections=c)))
+    ),
     "HHClient, httpx default pool": hh_client(
         lambda c: httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=c))
     ),
     "HHClient (default: AiohttpTransport)": hh_client(lambda c: None),
 }
-H2_CLIENTS: dict[str, Factory] = {"httpx raw, HTTP/2 (hypercorn server)": httpx_http2}
+# HTTP/2 with prior knowledge: every request is a stream of one connection.
+H2_CLIENTS: dict[str, Factory] = {
+    "httpx raw, HTTP/2 (hypercorn server)": plain_httpx(lambda c: httpx.AsyncClient(http1=False, http2=True))
+}
 
 
 async def cpu_per_request(factory: Factory, url: str, concurrency: int, requests: int) -> float:
