@@ -69,6 +69,19 @@ def _quota_spent(response: httpx.Response) -> bool:
     )
 
 
+async def _read(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """One attempt, body included: a connection dropped mid-body is a failed attempt too. A body that
+    cannot be read is closed before the error goes on, so the connection and the throttle place it holds
+    are given back whatever the error (a drop, a timeout, a cancellation)."""
+    response = await transport.handle_async_request(request)
+    try:
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
+    return response
+
+
 class RetryTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
@@ -93,10 +106,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
             attempt += 1
             last = attempt >= policy.max_attempts
             try:
-                response = await self.transport.handle_async_request(request)
-                # Read here: a connection dropped mid-body is a failed attempt too.
-                await response.aread()
-            except (httpx.TransportError, httpx.TimeoutException):
+                response = await _read(self.transport, request)
+            except httpx.TransportError:  # timeouts included
                 delay = policy.backoff(attempt - 1, self._rng)
                 if last or self._clock() - started + delay > policy.budget:
                     raise

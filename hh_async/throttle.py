@@ -46,18 +46,27 @@ class Throttle:
         return int(self._limiter.borrowed_tokens)
 
     async def acquire(self, borrower: object) -> None:
-        """Wait for a free place and for this request's turn under the rate."""
+        """Wait for a free place and for this request's turn under the rate. A wait that is cancelled
+        (or fails) holds nothing afterwards: neither the place nor, when no one queued behind it, the slot.
+        """
         try:  # a free place costs no trip through the event loop
             self._limiter.acquire_on_behalf_of_nowait(borrower)
         except anyio.WouldBlock:
-            await self._limiter.acquire_on_behalf_of(borrower)
+            await self._limiter.acquire_on_behalf_of(borrower)  # cancelled here: nothing was taken
         if self.rate is None:
             return
         now = self._clock()
         start = max(now, self._next_start)
-        self._next_start = start + 1 / self.rate  # reserve the slot before sleeping: no lock needed
-        if start > now:
+        reserved = self._next_start = start + 1 / self.rate  # reserved before sleeping: no lock needed
+        if start <= now:
+            return
+        try:
             await self._sleep(start - now)
+        except BaseException:
+            self._limiter.release_on_behalf_of(borrower)
+            if self._next_start == reserved:  # the last slot handed out: the next caller may have it
+                self._next_start = start
+            raise
 
     def release(self, borrower: object, status: int | None) -> None:
         """Give the place back; a 429 slows the rate down, a calm answer lets it climb back."""
@@ -103,22 +112,32 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
+    """The body of a response that holds a throttle place: the place is given back exactly once, when the
+    body has been read to its end, when reading it fails (a connection dropped mid-body) or when the
+    response is closed, whichever comes first."""
+
     def __init__(
         self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
     ) -> None:
         self._stream = stream
         self._release: Callable[[], None] | None = release
 
+    def _release_once(self) -> None:
+        if self._release is not None:
+            release, self._release = self._release, None
+            release()
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         assert isinstance(self._stream, httpx.AsyncByteStream)
-        async for chunk in self._stream:
-            yield chunk
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        finally:  # read to the end, failed, cancelled, or abandoned: the place is free either way
+            self._release_once()
 
     async def aclose(self) -> None:
         try:
             if isinstance(self._stream, httpx.AsyncByteStream):
                 await self._stream.aclose()
         finally:
-            if self._release is not None:
-                release, self._release = self._release, None
-                release()
+            self._release_once()

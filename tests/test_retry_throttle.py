@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -161,7 +162,8 @@ async def test_requests_are_spaced_by_the_rate() -> None:
 
 
 async def test_429_halves_the_rate_and_calm_answers_restore_it() -> None:
-    throttle = Throttle(rate=8)
+    clock = VirtualClock()
+    throttle = Throttle(rate=8, clock=clock, sleep=clock.sleep)
     for _ in range(2):
         await throttle.acquire("a")
         throttle.release("a", 429)
@@ -199,6 +201,65 @@ async def test_concurrency_cap_holds_until_bodies_are_read() -> None:
     assert peak == 3
     assert throttle.in_flight == 0
     assert sorted(int(r["n"]) for r in results) == list(range(10))
+
+
+class DroppedMidBody(httpx.AsyncByteStream):
+    """A body that stops half-way, as when the server drops the connection."""
+
+    closed = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"items": ['
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    async def aclose(self) -> None:
+        DroppedMidBody.closed += 1
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+async def test_a_body_dropped_mid_read_gives_its_place_back(attempts: int) -> None:
+    """A streamed body (httpx's own transport) that fails half-way frees its throttle place and is
+    closed, retried or not: with 2 places, 6 drops in a row would otherwise leave every later request
+    waiting forever."""
+    clock = VirtualClock()
+    throttle = Throttle(rate=None, concurrency=2)
+    drops = [httpx.Response(200, stream=DroppedMidBody()) for _ in range(6)]
+    script = Script(*drops, status(200, json={"ok": True}))
+    policy = RetryPolicy(max_attempts=attempts, backoff_base=0.0)
+    transport = RetryTransport(ThrottleTransport(script, throttle), policy, clock=clock, sleep=clock.sleep)
+    DroppedMidBody.closed = 0
+    with anyio.fail_after(10):  # a leak shows as a hang: bounded, so it fails instead
+        async with httpx.AsyncClient(transport=transport, base_url="https://api.hh.ru") as http:
+            for _ in range(6 // attempts):
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await http.get("/vacancies")
+                assert throttle.in_flight == 0
+            assert (await http.get("/vacancies")).json() == {"ok": True}
+    assert throttle.in_flight == 0
+    assert DroppedMidBody.closed == 6
+
+
+async def test_a_request_cancelled_while_it_waits_for_its_rate_slot_keeps_nothing() -> None:
+    """A caller's timeout (or a ``break`` that cancels prefetched pages) while a request waits for its
+    turn gives back its place and its slot: the next request starts at once."""
+    clock = VirtualClock()
+    forever = anyio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await forever.wait()  # the rate wait that the caller gives up on
+
+    throttle = Throttle(rate=1, concurrency=3, clock=clock, sleep=sleep)
+    await throttle.acquire("first")  # starts at once and reserves the next slot (t=1)
+    throttle.release("first", 200)
+    for round_ in range(10):
+        with anyio.move_on_after(0) as scope:
+            await throttle.acquire(("waiting", round_))
+        assert scope.cancelled_caught
+        assert throttle.in_flight == 0
+    clock.now = 1.0  # the slot reserved by the first request has come: nobody else holds it
+    with anyio.fail_after(5):
+        await throttle.acquire("next")
+    assert throttle.in_flight == 1
 
 
 def test_bad_settings_are_refused() -> None:
