@@ -12,6 +12,9 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -24,7 +27,7 @@ from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
 from .drift import DriftMonitor
-from .errors import DecodeError, error_from_response
+from .errors import DecodeError, HHError, error_from_response
 from .jsonlib import loads
 from .operations import Operation, registry
 from .pagination import Cursor, Paginator, resolve
@@ -197,6 +200,7 @@ class HHClient(Operations):
     async def _send(self, operation_id: str, arguments: dict[str, Any]) -> tuple[Operation, httpx.Response]:
         operation = registry()[operation_id]
         module = operation.endpoint()
+        _check_required(operation, arguments)
         for name, default in (("host", self.host), ("locale", self.locale)):
             if default is not None and name in arguments and not arguments[name]:
                 arguments[name] = default
@@ -255,9 +259,28 @@ class HHClient(Operations):
         return response
 
     def _parse(self, operation: Operation, response: httpx.Response) -> Any:
-        model = operation.responses.get(str(response.status_code))
-        if response.status_code == 204 or not response.content:
-            return None
+        status = response.status_code
+        if 300 <= status < 400:  # HH's API does not redirect; a proxy or a wrong base_url does
+            location = response.headers.get("location", "nowhere")
+            raise HHError(
+                f"{operation.operation_id}: HTTP {status} redirecting to {location}, not an answer of the "
+                f"API (redirects are not followed: check base_url)",
+                status=status,
+                request_id=response.headers.get("x-request-id"),
+                response=response,
+            )
+        model = operation.responses.get(str(status))
+        if not response.content:
+            if model is None or status == 204:
+                return None  # documented as bodiless (204, or a 201 with only a Location)
+            raise DecodeError(
+                f"{operation.operation_id}: HTTP {status} with an empty body where a "
+                f"{_name(model)} was promised",
+                field="$",
+                status=status,
+                request_id=response.headers.get("x-request-id"),
+                response=response,
+            )
         try:
             data = loads(response.content)
         except ValueError as exc:
@@ -290,6 +313,30 @@ class HHClient(Operations):
         return parsed
 
 
+def _check_required(operation: Operation, arguments: Mapping[str, Any]) -> None:
+    """None for a required parameter (or an empty path segment, which would address another resource)
+    is refused before anything is sent, rather than sent as ``/vacancies/None``."""
+    path_parameters, required = _required(operation.operation_id)
+    for name in required:
+        value = arguments.get(name)
+        if value is None:
+            raise TypeError(f"{operation.function}() needs {name}; got None")
+        if name in path_parameters and isinstance(value, str) and not value.strip():
+            raise ValueError(f"{operation.function}(): {name} must not be empty (it is part of the path)")
+
+
+@functools.cache
+def _required(operation_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    operation = registry()[operation_id]
+    parameters = inspect.signature(operation.endpoint()._get_kwargs).parameters
+    required = tuple(n for n, p in parameters.items() if p.default is inspect.Parameter.empty)
+    return frozenset(re.findall(r"{(\w+)}", operation.path)), required
+
+
+def _name(model: Any) -> str:
+    return " or ".join(m.__name__ for m in model) if isinstance(model, tuple) else str(model.__name__)
+
+
 def query_string(params: Mapping[str, Any]) -> str:
     """``area=1&area=2&only_with_salary=true``: encoded as httpx encodes ``params=`` (lists repeat the
     key, booleans are lower case, None is empty), percent-escaping everything but unreserved characters."""
@@ -316,7 +363,8 @@ class _RawClient(RawOperations):
 
     async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:
         operation, response = await self._client._send(operation_id, arguments)
-        parsed = None if response.status_code >= 400 else self._client._parse(operation, response)
+        ok = 200 <= response.status_code < 300 and response.content
+        parsed = self._client._parse(operation, response) if ok else None
         return Response(
             status_code=HTTPStatus(response.status_code),
             content=response.content,

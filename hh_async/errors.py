@@ -269,7 +269,12 @@ def error_from_response(response: httpx.Response) -> HHError:
             response=response,
         )
     if not isinstance(body, Mapping):
-        return _by_status(status)(f"HTTP {status}", status=status, request_id=request_id, response=response)
+        return _by_status(status)(
+            f"HTTP {status}: {_excerpt(response.text)}",
+            status=status,
+            request_id=request_id,
+            response=response,
+        )
     request_id = str(body.get("request_id") or request_id or "") or None
     if isinstance(body.get("error"), str) and "errors" not in body:
         error, description = body["error"], body.get("error_description")
@@ -287,7 +292,9 @@ def error_from_response(response: httpx.Response) -> HHError:
     details = _details(body)
     cls = _api_error_class(status, details)
     described = next((str(d.extra["description"]) for d in details if d.extra.get("description")), None)
-    listed = ", ".join(f"{d.type}" + (f"/{d.value}" if d.value else "") for d in details) or f"HTTP {status}"
+    listed = ", ".join(f"{d.type}" + (f"/{d.value}" if d.value else "") for d in details)
+    if not listed:  # not HH's shape (a proxy's or gateway's JSON): what it said is all there is to go on
+        listed = f"HTTP {status}" + (f": {_excerpt(response.text)}" if body else "")
     oauth_error = body.get("oauth_error")
     return cls(
         listed + (f": {described}" if described else ""),

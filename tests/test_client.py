@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from hh_async import HHClient, RetryPolicy, StaticToken
-from hh_async.errors import DecodeError, NotFoundError, TokenExpiredError
+from hh_async.errors import DecodeError, HHError, NotFoundError, TokenExpiredError
 from hh_async.throttle import Throttle
 
 pytestmark = pytest.mark.anyio
@@ -132,6 +132,51 @@ async def test_a_body_that_is_not_json_is_a_decode_error() -> None:
         router.get("/vacancies").respond(200, text='{"found": 1, "items": [')
         async with hh() as client:
             with pytest.raises(DecodeError, match="not valid JSON"):
+                await client.get_vacancies()
+
+
+async def test_a_missing_required_parameter_is_refused_before_sending() -> None:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        route = router.get(url__regex=r"/vacancies/.*").respond(200, json={"id": "1"})
+        async with hh() as client:
+            with pytest.raises(TypeError, match="get_vacancy\\(\\) needs vacancy_id; got None"):
+                await client.get_vacancy(vacancy_id=None)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="vacancy_id must not be empty"):
+                await client.get_vacancy(vacancy_id=" ")
+    assert not route.called
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "message"),
+    [
+        (200, {}, DecodeError, "HTTP 200 with an empty body where a .* was promised"),
+        (302, {"Location": "https://hh.ru/login"}, HHError, "HTTP 302 redirecting to https://hh.ru/login"),
+    ],
+)
+async def test_an_answer_without_the_promised_model_is_an_error_not_none(
+    status: int, headers: dict[str, str], error: type[Exception], message: str
+) -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies/1").respond(status, headers=headers)
+        async with hh() as client:
+            with pytest.raises(error, match=message):
+                await client.get_vacancy(vacancy_id="1")
+            raw = await client.with_raw_response.get_vacancy(vacancy_id="1")  # raw: no error raised
+    assert raw.status_code == status and raw.parsed is None
+
+
+async def test_a_bodiless_answer_the_spec_documents_is_none() -> None:
+    with respx.mock(base_url=API) as router:
+        router.delete("/webhook/subscriptions/1").respond(204)
+        async with hh(auth=StaticToken("t")) as client:
+            assert await client.cancel_webhook_subscription(subscription_id="1") is None
+
+
+async def test_a_json_error_body_not_in_hh_shape_keeps_the_servers_words() -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies").respond(400, json={"message": "gateway: query too long"})
+        async with hh() as client:
+            with pytest.raises(HHError, match=r"HTTP 400: .*gateway: query too long"):
                 await client.get_vacancies()
 
 
