@@ -4,25 +4,36 @@ HH's rules (``../shared/hh-api-facts.md``) shape all of it:
 
 - a user's refresh token works **once** and **only after** the access token expired: so refresh happens on
   ``403 oauth/token_expired`` or once ``expires_at`` has passed, never early, and it is *single-flight*: one
-  refresh per token, every other request waits for it and reuses the new pair, which is saved to the token
-  store before anyone uses it;
-- an ``invalid_grant`` answer ends in ``ReauthorizationRequired`` after one attempt (no loops);
-- an application token lives forever but may be requested once per 5 minutes.
+  refresh per token for all tasks, and for all processes sharing the store (the refresher holds
+  ``store.exclusive()`` and re-reads the store first); everyone else waits and reuses the new pair, which is
+  saved to the store before anyone uses it;
+- HH spends the refresh token as it answers, so the token request and the save of its answer are shielded
+  from the caller's cancellation (a request timeout, a cancelled task): they finish, bounded by
+  ``token_timeout``, and the next call uses the saved pair. The auth's lock and ``store.exclusive()`` are
+  released on every way out (cancelled while waiting or inside, an error inside);
+- an ``invalid_grant`` answer ends in ``ReauthorizationRequired``, and HH is asked once: every task that
+  waited for that refresh and every later call gets the same error without asking HH again, until the
+  store holds another pair (the user logged in again, here or in another process);
+- an application token lives forever, may be requested once per 5 minutes, and a new one revokes the old:
+  so it is obtained once for all processes sharing the store (inside ``store.exclusive()``, after
+  re-reading it), a token HH rejects makes the auth re-read the store before asking HH, and its issue time
+  is saved with it so the 5 minutes are kept across processes too. Its request and save are shielded too,
+  as is the code exchange of a login.
 
 Token requests go to the token endpoint through ``token_client`` (by default a plain httpx client of its
-own; ``HHClient`` passes one sharing its transport). They are POSTs and never retried: a refresh token is
-single-use, a second try could only burn it.
+own). They are POSTs and never retried: a refresh token is single-use, a second try could only burn it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +48,8 @@ TOKEN_URL = "https://api.hh.ru/token"
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
 APP_TOKEN_INTERVAL = 300.0
 """HH issues an application token at most once per 5 minutes."""
+TOKEN_TIMEOUT = 30.0
+"""Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
 
 logger = logging.getLogger("hh_async.auth")
 
@@ -71,16 +84,34 @@ async def _error_values(response: httpx.Response) -> set[str]:
 class _TokenEndpoint:
     """Posts grants to HH's token endpoint; shared by the user and application token flows."""
 
-    def __init__(self, client_id: str, client_secret: str, token_url: str, client: httpx.AsyncClient | None):
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        token_url: str,
+        client: httpx.AsyncClient | None,
+        timeout: float = TOKEN_TIMEOUT,
+    ):
         self.client_id = client_id
         self._client_secret = client_secret
         self.token_url = token_url
         self._client = client
         self._owns_client = client is None
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def shielded(self) -> Iterator[None]:
+        """Around a token request and the save of its answer: once HH answers, the old token is spent, so
+        the caller's cancellation waits until the answer is saved; ``timeout`` still bounds the wait."""
+        try:
+            with anyio.fail_after(self.timeout, shield=True):
+                yield
+        except TimeoutError:
+            raise TimeoutError(f"the token request and save took longer than {self.timeout} s") from None
 
     async def grant(self, grant_type: str, **fields: str | None) -> dict[str, Any]:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=30)
+            self._client = httpx.AsyncClient(timeout=self.timeout)
         data = {"grant_type": grant_type, **{k: v for k, v in fields.items() if v is not None}}
         if grant_type != "refresh_token":
             data |= {"client_id": self.client_id, "client_secret": self._client_secret}
@@ -113,9 +144,12 @@ class _TokenAuth(httpx.Auth):
         token_url: str = TOKEN_URL,
         token_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        token_timeout: float = TOKEN_TIMEOUT,
     ) -> None:
+        """``token_timeout``: seconds a token request and the save of its answer may take; they finish
+        even when the caller is cancelled meanwhile, and this bounds how long that can delay it."""
         self.store: TokenStore = store or MemoryTokenStore()
-        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
+        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client, token_timeout)
         self._clock = clock
         self._pair: TokenPair | None = None
         self._lock = anyio.Lock()
@@ -132,16 +166,28 @@ class UserToken(_TokenAuth):
 
     refreshes = 0
     """Refresh requests this auth has sent (for monitoring, and tests)."""
+    _refused: tuple[TokenPair, ReauthorizationRequired] | None = None
+    """The pair HH refused to refresh, and how: every later call fails the same way without asking HH."""
 
     async def current(self) -> TokenPair:
-        """The pair in use (loaded from the store on first use)."""
-        if self._pair is None:
+        """The pair in use: loaded from the store on first use, and re-read after HH refused to refresh it
+        (the user may have logged in again since)."""
+        if self._pair is None or self._refused is not None:
             async with self._lock:
-                if self._pair is None:
-                    self._pair = await self.store.load()
+                if self._pair is None or self._refused is not None:
+                    self._adopt(await self.store.load())
         if self._pair is None:
             raise ReauthorizationRequired("no user token yet: log the user in (authorization code flow)")
         return self._pair
+
+    def _adopt(self, stored: TokenPair | None) -> None:
+        """Use the stored pair, unless it is the one HH refused to refresh: then fail as HH did."""
+        if self._refused is not None:
+            refused, error = self._refused
+            if stored is None or stored.access_token == refused.access_token:
+                raise _same_error(error)
+            self._refused = None
+        self._pair = stored
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self.current()
@@ -164,6 +210,8 @@ class UserToken(_TokenAuth):
     async def refresh(self, stale: TokenPair, *, expired: bool = False) -> TokenPair:
         """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store)."""
         async with self._lock:
+            if self._refused is not None:  # HH refused while this task waited: no second attempt
+                self._adopt(await self.store.load())  # ...unless the user logged in again meanwhile
             current = self._pair
             if current is not None and (
                 current.access_token != stale.access_token  # another task refreshed while this one waited
@@ -175,7 +223,13 @@ class UserToken(_TokenAuth):
                 if stored is not None and stored.access_token != stale.access_token:
                     self._pair = stored  # another process refreshed and saved
                     return stored
-                self._pair = await self._refresh(stale, expired)
+                try:
+                    with self._endpoint.shielded():
+                        self._pair = await self._refresh(stale, expired)
+                except ReauthorizationRequired as exc:
+                    if exc.description != "token not expired":  # the refresh token is dead, not early
+                        self._refused = (stale, exc)
+                    raise
                 return self._pair
 
     async def _refresh(self, stale: TokenPair, expired: bool) -> TokenPair:
@@ -198,9 +252,21 @@ class UserToken(_TokenAuth):
         return pair
 
 
+def _same_error(error: ReauthorizationRequired) -> ReauthorizationRequired:
+    """A new exception like HH's refusal (one object raised in many tasks would mix their tracebacks)."""
+    return ReauthorizationRequired(
+        error.message,
+        status=error.status,
+        request_id=error.request_id,
+        oauth_error=error.oauth_error,
+        description=error.description,
+    )
+
+
 class AppToken(_TokenAuth):
-    """HH's application token (client_credentials): obtained on first use, kept in ``store``, and never
-    requested again within 5 minutes (HH revokes the old one and refuses a new one that soon)."""
+    """HH's application token (client_credentials): obtained on first use, kept in ``store``, shared by
+    every process using that store, and never requested within 5 minutes of the last one (HH revokes the
+    old token and refuses a new one that soon)."""
 
     requests = 0
     """Token requests this auth has sent."""
@@ -211,33 +277,44 @@ class AppToken(_TokenAuth):
         return await self._token()
 
     async def _token(self, replacing: TokenPair | None = None) -> TokenPair:
+        """The token, or one other than ``replacing`` (which HH refused): from memory, else from the store
+        (another process may have obtained one), else from HH."""
+
+        def usable(pair: TokenPair | None) -> bool:
+            return pair is not None and (replacing is None or pair.access_token != replacing.access_token)
+
         async with self._lock:
-            if self._pair is None:
-                self._pair = await self.store.load()
-            if self._pair is not None and (
-                replacing is None or self._pair.access_token != replacing.access_token
-            ):
+            if self._pair is not None and usable(self._pair):
                 return self._pair
-            now = self._clock()
-            if self._requested_at is not None and now - self._requested_at < APP_TOKEN_INTERVAL:
-                wait = APP_TOKEN_INTERVAL - (now - self._requested_at)
-                raise AppTokenTooEarlyError(
-                    f"an application token was requested less than 5 minutes ago; "
-                    f"the next may be requested in {wait:.0f} s"
-                )
-            self._requested_at = now
-            self.requests += 1
-            body = await self._endpoint.grant("client_credentials")
-            self._pair = TokenPair.from_response(body, now)
-            await self.store.save(self._pair)
-            return self._pair
+            async with self.store.exclusive():
+                stored = await self.store.load()
+                if stored is not None and usable(stored):
+                    self._pair = stored
+                    return stored
+                now = self._clock()
+                saved_at = stored.obtained_at if stored is not None else None  # another process's request
+                issued = [t for t in (self._requested_at, saved_at) if t is not None]
+                if issued and now - max(issued) < APP_TOKEN_INTERVAL:
+                    wait = APP_TOKEN_INTERVAL - (now - max(issued))
+                    raise AppTokenTooEarlyError(
+                        f"an application token was requested less than 5 minutes ago; "
+                        f"the next may be requested in {wait:.0f} s"
+                    )
+                self._requested_at = now
+                self.requests += 1
+                with self._endpoint.shielded():  # HH has revoked the old token once it answers
+                    body = await self._endpoint.grant("client_credentials")
+                    pair = TokenPair.from_response(body, now)
+                    await self.store.save(pair)
+                    self._pair = pair
+                return pair
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self._token()
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
         if await _error_values(response) & {"token_revoked", "bad_authorization"}:
-            pair = await self._token(replacing=pair)  # revoked: someone requested a new one elsewhere
+            pair = await self._token(replacing=pair)  # revoked: someone obtained a new one, maybe stored
             request.headers["Authorization"] = f"Bearer {pair.access_token}"
             yield request
 
@@ -305,20 +382,28 @@ async def exchange_code(
     token_url: str = TOKEN_URL,
     token_client: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.time,
+    token_timeout: float = TOKEN_TIMEOUT,
 ) -> UserToken:
     """Trade the ``code`` from HH's redirect for a token pair, save it, and return the auth that uses it."""
-    endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client)
+    endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client, token_timeout)
+    auth = UserToken(
+        client_id,
+        client_secret,
+        store,
+        token_url=token_url,
+        token_client=token_client,
+        clock=clock,
+        token_timeout=token_timeout,
+    )
     try:
-        body = await endpoint.grant(
-            "authorization_code",
-            code=code,
-            redirect_uri=request.redirect_uri,
-            code_verifier=request.code_verifier,
-        )
+        with endpoint.shielded():  # the code is spent once HH answers: keep the pair it gave
+            body = await endpoint.grant(
+                "authorization_code",
+                code=code,
+                redirect_uri=request.redirect_uri,
+                code_verifier=request.code_verifier,
+            )
+            await auth.store.save(TokenPair.from_response(body, clock()))
     finally:
         await endpoint.aclose()
-    auth = UserToken(
-        client_id, client_secret, store, token_url=token_url, token_client=token_client, clock=clock
-    )
-    await auth.store.save(TokenPair.from_response(body, clock()))
     return auth

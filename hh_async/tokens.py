@@ -1,8 +1,10 @@
 """Token pairs and where they are kept: in memory, in a JSON file shared by processes, or in the app's own DB.
 
 HH's refresh token works once, so whoever refreshes must persist the new pair before anyone uses it, and
-two refreshers must never race. A store therefore offers ``exclusive()``: the section inside it is the only
-one, across tasks and (for the file store) across processes, that may refresh.
+two refreshers must never race; a new application token revokes the previous one, so two processes must not
+both ask for one. A store therefore offers ``exclusive()``: the section inside it is the only one, across
+tasks and (for the file store) across processes, that may refresh or request a token. Whoever enters it
+re-reads the store first, and uses what another process saved there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class TokenPair:
     expires_at: float | None = None
     """Unix time after which the access token is expired (None: unknown, learnt from HH's 403)."""
     token_type: str = "bearer"
+    obtained_at: float | None = None
+    """Unix time HH issued the token (None: unknown, as in files written before it was kept). For the
+    application token it says when the next may be requested: 5 minutes later, by any process."""
 
     @classmethod
     def from_response(cls, body: dict[str, Any], now: float) -> TokenPair:
@@ -40,6 +45,7 @@ class TokenPair:
             refresh_token=body.get("refresh_token"),
             expires_at=now + float(expires_in) if expires_in is not None else None,
             token_type=str(body.get("token_type") or "bearer"),
+            obtained_at=now,
         )
 
     def expired(self, now: float) -> bool:
@@ -57,6 +63,7 @@ class TokenPair:
             refresh_token=data.get("refresh_token"),
             expires_at=float(data["expires_at"]) if data.get("expires_at") is not None else None,
             token_type=str(data.get("token_type") or "bearer"),
+            obtained_at=float(data["obtained_at"]) if data.get("obtained_at") is not None else None,
         )
 
     def __repr__(self) -> str:
@@ -84,6 +91,7 @@ class TokenStore(Protocol):
 class MemoryTokenStore:
     def __init__(self, pair: TokenPair | None = None) -> None:
         self._pair = pair
+        self._lock = anyio.Lock()  # several auths may share the store: one of them refreshes
 
     async def load(self) -> TokenPair | None:
         return self._pair
@@ -93,7 +101,8 @@ class MemoryTokenStore:
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
-        yield  # the auth's own lock already serializes refreshes within the process
+        async with self._lock:
+            yield
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore({self._pair!r})"
@@ -168,7 +177,8 @@ class CallbackTokenStore:
     """Tokens kept by the application (its DB): ``load()`` and ``save(pair)`` are its coroutines.
 
     ``lock``, if given, is an async context manager factory the app uses to serialize refreshes across its
-    processes (a DB row lock, say); without one, refreshes are serialized within this process only.
+    processes (a DB row lock, say); without one, refreshes are serialized within this process only (among
+    the auths sharing this store object).
     """
 
     def __init__(
@@ -178,6 +188,7 @@ class CallbackTokenStore:
         lock: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self._load, self._save, self._lock = load, save, lock
+        self._local = anyio.Lock()
 
     async def load(self) -> TokenPair | None:
         return await self._load()
@@ -187,8 +198,9 @@ class CallbackTokenStore:
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
-        if self._lock is None:
-            yield
-        else:
-            async with self._lock():
+        async with self._local:  # this process's auths queue here, not on the app's lock
+            if self._lock is None:
                 yield
+            else:
+                async with self._lock():
+                    yield

@@ -1,4 +1,5 @@
-"""OAuth against respx: single-flight refresh, HH's refresh rules, app tokens, PKCE, no leaked secrets."""
+"""OAuth against respx and the fake's OAuth in-process: single-flight refresh, HH's refresh rules, one
+refusal for every caller, app tokens shared through their store, PKCE, no leaked secrets."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import attrs
 import httpx
 import pytest
 import respx
 
 from hh_async.auth import AppToken, UserToken, authorization_request, exchange_code
 from hh_async.errors import AppTokenTooEarlyError, ReauthorizationRequired
-from hh_async.tokens import JsonFileTokenStore, MemoryTokenStore, TokenFileError, TokenPair
+from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
+from hh_async.testing.oauth import Clock, OAuthServer, OAuthTransport
+from hh_async.tokens import JsonFileTokenStore, MemoryTokenStore, TokenFileError, TokenPair, TokenStore
 
 from .conftest import ROOT
 
@@ -71,6 +75,68 @@ def token_endpoint(router: respx.MockRouter) -> respx.Route:
         return httpx.Response(200, json=NEW)
 
     return router.post(TOKEN_URL).mock(side_effect=grant)
+
+
+# --- the fake's OAuth in-process (hh_async.testing.oauth): HH's rules, no server, no socket ---------------
+
+CLIENT = "client"
+ME = f"{API}/me"
+TTL = 1_209_600.0
+
+
+def fake_hh() -> tuple[OAuthServer, OAuthTransport]:
+    server = OAuthServer({CLIENT: SECRET}, Clock(), access_ttl=TTL)
+    return server, OAuthTransport(server)
+
+
+def log_in(server: OAuthServer) -> TokenPair:
+    """A user's pair, as HH's authorize page and code exchange give it."""
+    _, location = server.authorize({"response_type": "code", "client_id": CLIENT})
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    status, body = server.token(
+        {"grant_type": "authorization_code", "client_id": CLIENT, "client_secret": SECRET, "code": code}
+    )
+    assert status == 200
+    return TokenPair.from_response(body, server.clock())
+
+
+def obtain_app_token(server: OAuthServer) -> TokenPair:
+    """An application token, as another process (or host) sharing the client id obtains it."""
+    status, body = server.token(
+        {"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": SECRET}
+    )
+    assert status == 200, body
+    return TokenPair.from_response(body, server.clock())
+
+
+def user_token(
+    server: OAuthServer, transport: OAuthTransport, store: TokenStore, timeout: float = 30
+) -> UserToken:
+    client = httpx.AsyncClient(transport=transport)
+    return UserToken(CLIENT, SECRET, store, token_client=client, clock=server.clock, token_timeout=timeout)
+
+
+def app_token(
+    server: OAuthServer, transport: OAuthTransport, store: TokenStore, timeout: float = 30
+) -> AppToken:
+    client = httpx.AsyncClient(transport=transport)
+    return AppToken(CLIENT, SECRET, store, token_client=client, clock=server.clock, token_timeout=timeout)
+
+
+async def outcomes(http: httpx.AsyncClient, count: int) -> list[int | Exception]:
+    """GET /me ``count`` times at once: each call's status, or what it raised."""
+    results: list[int | Exception] = []
+
+    async def one() -> None:
+        try:
+            results.append((await http.get(ME)).status_code)
+        except Exception as exc:
+            results.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(count):
+            group.start_soon(one)
+    return results
 
 
 async def call_many(auth: httpx.Auth, count: int) -> list[int]:
@@ -130,7 +196,36 @@ async def test_invalid_grant_asks_for_a_new_login_after_one_attempt(description:
                 with pytest.raises(ReauthorizationRequired) as raised:
                     await http.get(f"{API}/me")
                 assert raised.value.description == description
-    assert tokens.call_count == 2  # one attempt per call, no loop inside one
+    assert tokens.call_count == 1  # one attempt, no loop; the second call learns it from the first
+
+
+@pytest.mark.parametrize("expiry_known", [True, False], ids=["expires_at", "hh_403"])
+async def test_200_callers_on_a_dead_refresh_token_cause_one_refresh_request(expiry_known: bool) -> None:
+    """After one refusal every waiting caller fails with it, later calls fail without asking HH, and a new
+    login saved to the store (another process, another tab) is picked up."""
+    server, transport = fake_hh()
+    dead = log_in(server)
+    server.clock.advance(TTL + 1)
+    status, _ = server.token({"grant_type": "refresh_token", "refresh_token": str(dead.refresh_token)})
+    assert status == 200  # another device refreshed first: our refresh token is spent
+    store = MemoryTokenStore(dead if expiry_known else attrs.evolve(dead, expires_at=None))
+    auth = user_token(server, transport, store)
+    before = server.requests["refresh_token"]
+    async with httpx.AsyncClient(auth=auth, transport=transport) as http:
+        results = await outcomes(http, 200)
+        assert len(results) == 200
+        for result in results:
+            assert isinstance(result, ReauthorizationRequired), result
+            assert result.description == "token has already been refreshed"
+        assert server.requests["refresh_token"] - before == 1
+        sent = transport.requests.copy()
+        for _ in range(3):
+            with pytest.raises(ReauthorizationRequired, match="already been refreshed"):
+                await http.get(ME)
+        assert transport.requests == sent  # neither the token endpoint nor the API heard of those
+        await store.save(log_in(server))  # the user logged in again elsewhere
+        assert (await http.get(ME)).status_code == 200
+    assert server.requests["refresh_token"] - before == 1
 
 
 async def test_a_clock_ahead_of_hh_does_not_burn_the_token() -> None:
@@ -226,6 +321,97 @@ async def test_app_token_is_not_requested_again_within_5_minutes() -> None:
     assert tokens.call_count == 2
 
 
+async def test_app_tokens_sharing_a_store_request_one_token() -> None:
+    server, transport = fake_hh()
+    store = MemoryTokenStore()
+    auths = [app_token(server, transport, store) for _ in range(3)]
+    clients = [httpx.AsyncClient(auth=auth, transport=transport) for auth in auths]
+    results: list[int | Exception] = []
+
+    async def calls(http: httpx.AsyncClient) -> None:
+        results.extend(await outcomes(http, 20))
+
+    async with anyio.create_task_group() as group:
+        for http in clients:
+            group.start_soon(calls, http)
+    assert results == [200] * 60
+    assert server.requests["client_credentials"] == 1
+    assert sum(auth.requests for auth in auths) == 1
+
+
+async def test_a_refused_app_token_rereads_the_store_before_asking_hh() -> None:
+    server, transport = fake_hh()
+    store = MemoryTokenStore()
+    auth = app_token(server, transport, store)
+    async with httpx.AsyncClient(auth=auth, transport=transport) as http:
+        assert (await http.get(ME)).status_code == 200
+        server.clock.advance(301)
+        await store.save(obtain_app_token(server))  # another process replaced it: ours is revoked
+        assert (await http.get(ME)).status_code == 200
+    assert server.requests["client_credentials"] == 2 and auth.requests == 1
+
+
+async def test_the_5_minutes_of_a_stored_app_token_hold_for_a_new_process(tmp_path: Path) -> None:
+    """A token another process obtained a minute ago is refused (say, revoked at dev.hh.ru): no process
+    asks HH for a new one before its 5 minutes are over, then one does."""
+    server, transport = fake_hh()
+    store = JsonFileTokenStore(tmp_path / "app.json")
+    await store.save(TokenPair("REVOKED-AT-DEV-HH-RU", obtained_at=server.clock() - 60))
+    auth = app_token(server, transport, store)
+    async with httpx.AsyncClient(auth=auth, transport=transport) as http:
+        with pytest.raises(AppTokenTooEarlyError, match="5 minutes"):
+            await http.get(ME)
+        assert server.requests["client_credentials"] == 0
+        server.clock.advance(241)
+        assert (await http.get(ME)).status_code == 200
+    assert server.requests["client_credentials"] == 1
+    saved = await store.load()
+    assert saved is not None and saved.obtained_at == pytest.approx(server.clock(), abs=60)
+
+
+async def test_token_files_without_an_issue_time_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(
+        json.dumps({"access_token": "A", "refresh_token": "R", "expires_at": 5.0, "token_type": "bearer"})
+    )
+    pair = await JsonFileTokenStore(path).load()
+    assert pair == TokenPair("A", "R", expires_at=5.0, obtained_at=None)
+    issued = TokenPair.from_response({"access_token": "B"}, now=7.0)
+    await JsonFileTokenStore(path).save(issued)
+    assert await JsonFileTokenStore(path).load() == issued and issued.obtained_at == 7.0
+
+
+APP_TOKEN_IN_A_PROCESS = """
+import sys, anyio
+from hh_async.auth import AppToken
+from hh_async.tokens import JsonFileTokenStore
+async def main():
+    path, client_id, secret, token_url = sys.argv[1:]
+    auth = AppToken(client_id, secret, JsonFileTokenStore(path), token_url=token_url)
+    await auth.token()
+    print(auth.requests)
+anyio.run(main)
+"""
+
+
+def test_processes_sharing_a_token_file_request_one_app_token(tmp_path: Path) -> None:
+    path = tmp_path / "app.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with FakeHH(vacancies=10) as server:
+        argv = [str(path), CLIENT_ID, CLIENT_SECRET, server.url + "/token"]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", APP_TOKEN_IN_A_PROCESS, *argv], stdout=subprocess.PIPE, env=env
+            )
+            for _ in range(3)
+        ]
+        requests = [int(p.communicate(timeout=60)[0]) for p in processes]
+        assert all(p.returncode == 0 for p in processes)
+    assert sorted(requests) == [0, 0, 1]
+    assert server.oauth.requests["client_credentials"] == 1
+    assert "obtained_at" in json.loads(path.read_text())
+
+
 # --- authorization code -----------------------------------------------------------------------
 
 
@@ -277,7 +463,10 @@ async def test_secrets_never_show_in_reprs_logs_or_errors(caplog: pytest.LogCapt
         async with httpx.AsyncClient(auth=auth2) as http:
             with pytest.raises(ReauthorizationRequired) as raised:
                 await http.get(f"{API}/me")
-    seen += [str(raised.value), repr(raised.value), repr(await auth.current())]
+            with pytest.raises(ReauthorizationRequired) as again:  # told without asking HH
+                await http.get(f"{API}/me")
+    seen += [str(raised.value), repr(raised.value), str(again.value), repr(again.value)]
+    seen += [repr(await auth.current()), repr(TokenPair.from_response(NEW, 0.0))]
     seen += [record.getMessage() for record in caplog.records]
     text = "\n".join(seen)
     assert login.code_verifier is not None

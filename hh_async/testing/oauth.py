@@ -1,4 +1,8 @@
-"""The fake server's OAuth: HH's token rules exactly as ``../shared/hh-api-facts.md`` describes them."""
+"""The fake server's OAuth: HH's token rules exactly as ``../shared/hh-api-facts.md`` describes them.
+
+``OAuthTransport`` serves the same rules in-process (no server thread, no socket) with hooks around every
+token request, so a test can hold one, or cancel its caller, before or after HH has spent a token.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import hashlib
 import secrets
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
+import anyio.lowlevel
 import attrs
+import httpx
 
 APP_TOKEN_INTERVAL = 300.0
 
@@ -177,3 +184,46 @@ class OAuthServer:
         if token.refresh_token:
             self._refresh[token.refresh_token] = None
         return True
+
+
+class OAuthTransport(httpx.AsyncBaseTransport):
+    """An httpx transport answering from an ``OAuthServer`` in-process: ``POST /token`` by its rules, any
+    other request ``200 {}`` to a valid token and HH's ``403 oauth`` error otherwise.
+
+    Every answer passes ``checkpoints`` event-loop checkpoints before and after the rules run (places where
+    a test's cancellation lands); ``before_token`` and ``after_token``, when set, are awaited just before
+    and just after the server handles a token request (before: nothing spent yet; after: HH has spent the
+    old token, the answer has not reached the client).
+    """
+
+    def __init__(self, server: OAuthServer, *, checkpoints: int = 2) -> None:
+        self.server = server
+        self.checkpoints = checkpoints
+        self.before_token: Callable[[], Awaitable[object]] | None = None
+        self.after_token: Callable[[], Awaitable[object]] | None = None
+        self.requests: Counter[str] = Counter()
+        """Requests by ``METHOD path``, for assertions (token requests by grant: ``server.requests``)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests[f"{request.method} {request.url.path}"] += 1
+        body = await request.aread()
+        await self._pause()
+        if request.method == "POST" and request.url.path == "/token":
+            if self.before_token is not None:
+                await self.before_token()
+            status, answer = self.server.token({k: v[0] for k, v in parse_qs(body.decode()).items()})
+            if self.after_token is not None:
+                await self.after_token()
+        else:
+            problem = self.server.check(request.headers.get("authorization"))
+            status, answer = (200, {}) if problem is None else (403, _api_error(problem))
+        await self._pause()
+        return httpx.Response(status, json=answer, request=request)
+
+    async def _pause(self) -> None:
+        for _ in range(self.checkpoints):
+            await anyio.lowlevel.checkpoint()
+
+
+def _api_error(value: str) -> dict[str, Any]:
+    return {"errors": [{"type": "oauth", "value": value}], "request_id": "fake-request"}
