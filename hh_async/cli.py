@@ -20,11 +20,12 @@ import contextlib
 import enum
 import inspect
 import json
+import math
 import os
 import sys
 import time
 import webbrowser
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
@@ -287,7 +288,8 @@ def plain(value: Any) -> Any:
 async def search(hh: HHClient, args: argparse.Namespace) -> int:
     output = Output(args.jsonl, resume=args.resume)
     progress = ProgressLine(sys.stderr, enabled=args.progress)
-    reader = Reader(hh, args, output.load_state(), output.seen, progress)
+    state = output.load_state()  # and the ids already written: the run goes on from them
+    reader = Reader(hh, args, state, output.seen, progress)
     with output:
         saved = reader.position()
         try:
@@ -310,7 +312,7 @@ async def search(hh: HHClient, args: argparse.Namespace) -> int:
 
 class Reader:
     """The vacancies of a search: ``paginate`` (up to the cap), or with ``--all`` the sweep past it; and
-    the position to resume from."""
+    the position to resume from. Makes no request until iterated."""
 
     def __init__(
         self,
@@ -331,13 +333,19 @@ class Reader:
                 options: dict[str, Any] = {"resume": state["sweep"]} if state else _search_filters(args)
                 self.sweep = hh.search_all_vacancies(progress=progress.update, seen=set(written), **options)
                 self.items: AsyncIterator[Any] = aiter(self.sweep)
+                saved_query = self.sweep.state["filters"]
             else:
                 cursor = Cursor.from_json(state["cursor"]) if state else None
                 filters = {} if cursor else _search_filters(args)
                 self.pages = hh.paginate(None if cursor else hh.get_vacancies, cursor=cursor, **filters)
                 self.items = aiter(self.pages)
+                saved_query = self.pages.arguments
         except (TypeError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        if state is not None:
+            _refuse_another_search(saved_query, _search_filters(args))
+            if self.sweep is not None:
+                progress.update(self.sweep.report)  # the line starts from what the file holds
 
     def position(self) -> dict[str, Any]:
         if self.sweep is not None:
@@ -346,12 +354,41 @@ class Reader:
         return {"cursor": self.pages.cursor.to_json()}
 
     def warn_if_incomplete(self, written: int) -> None:
-        if self.sweep is not None and not self.sweep.report.complete:
-            hidden = ", ".join(f"{a}..{b} ({n})" for a, b, n in self.sweep.report.over_cap)
-            print(f"warning: slices over the cap were read in part: {hidden}", file=sys.stderr)
+        if self.sweep is not None:
+            report = self.sweep.report
+            if report.over_cap:
+                hidden = ", ".join(f"{a}..{b} ({n})" for a, b, n in report.over_cap)
+                print(f"warning: slices over the cap were read in part: {hidden}", file=sys.stderr)
+            elif report.read < report.found:
+                counts = f"HH counted {report.found} at the start, {report.read} were read"
+                print(f"warning: {counts}: the list changed meanwhile", file=sys.stderr)
         if self.pages is not None and self.pages.truncated:
             note = f"note: HH found {self.pages.found}; its cap allowed {written}: --all reads the rest"
             print(note, file=sys.stderr)
+
+
+def _refuse_another_search(saved: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """``--resume`` continues the saved search: with another query the file would mix two searches."""
+    saved, given = _as_json(saved), _as_json(given)
+
+    def shown(query: Mapping[str, Any], name: str) -> str:
+        return json.dumps(query[name], ensure_ascii=False) if name in query else "not given"
+
+    differences = [
+        f"{name} (saved: {shown(saved, name)}, now: {shown(given, name)})"
+        for name in sorted(saved.keys() | given.keys())
+        if saved.get(name) != given.get(name)
+    ]
+    if differences:
+        raise UsageError(
+            "--resume continues the saved search with the same options; this one differs in "
+            + ", ".join(differences)
+        )
+
+
+def _as_json(query: Mapping[str, Any]) -> Any:
+    """The query as the state file holds it (enums as their values, tuples as lists)."""
+    return json.loads(json.dumps(dict(query), ensure_ascii=False))
 
 
 def _search_filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -380,6 +417,7 @@ class Output:
         self.state_path = path.with_name(path.name + ".state.json") if path else None
         self.seen: set[int | str] = set()
         self.written = 0
+        self._whole = 0  # bytes of whole lines in the file, on --resume
         self._stream: IO[str] | None = None
         if path is None:
             if resume:
@@ -391,6 +429,7 @@ class Output:
             raise UsageError(f"nothing to resume: {self.state_path} is missing")
 
     def load_state(self) -> dict[str, Any] | None:
+        """The saved state, and the ids already written (``seen``, ``written``); changes nothing yet."""
         if not self.resume or self.state_path is None:
             return None
         try:
@@ -399,6 +438,8 @@ class Output:
             raise UsageError(f"cannot read {self.state_path}: {exc}") from None
         if not isinstance(state, dict):
             raise UsageError(f"{self.state_path} is not a state file")
+        if self.path is not None and self.path.exists():
+            self._read_written()
         return state
 
     def __enter__(self) -> Output:
@@ -406,7 +447,8 @@ class Output:
             self._stream = sys.stdout
             return self
         if self.resume and self.path.exists():
-            self._recover()
+            with self.path.open("r+b") as file:
+                file.truncate(self._whole)  # drop a line cut short by a crash
         self._stream = self.path.open("a", encoding="utf-8")
         return self
 
@@ -414,9 +456,8 @@ class Output:
         if self._stream is not None and self._stream is not sys.stdout:
             self._stream.close()
 
-    def _recover(self) -> None:
+    def _read_written(self) -> None:
         assert self.path is not None
-        good = 0
         with self.path.open("rb") as lines:
             for line in lines:
                 try:
@@ -426,9 +467,7 @@ class Output:
                 if not line.endswith(b"\n"):
                     break
                 self.seen.add(seen_key(ident))
-                good += len(line)
-        with self.path.open("r+b") as file:
-            file.truncate(good)
+                self._whole += len(line)
         self.written = len(self.seen)
 
     def write(self, vacancy: Any) -> bool:
@@ -448,8 +487,12 @@ class Output:
             return
         self._stream.flush()
         os.fsync(self._stream.fileno())  # the lines are on disk before the state that counts them
+        # A new file replaces the old one whole: a Ctrl-C (or a crash) mid-write leaves the old state intact.
         temporary = self.state_path.with_name(self.state_path.name + ".tmp")
-        temporary.write_text(json.dumps(state, ensure_ascii=False))
+        with temporary.open("w", encoding="utf-8") as file:
+            file.write(json.dumps(state, ensure_ascii=False))
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, self.state_path)
 
 
@@ -461,7 +504,7 @@ class ProgressLine:
         self.stream = stream
         self.enabled = enabled
         self.tty = stream.isatty()
-        self._last = 0.0
+        self._last = -math.inf  # the first line shows at once
         self._text = ""
 
     def update(self, progress: Progress) -> None:

@@ -8,14 +8,18 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import attrs
 import httpx
 import pytest
 
-from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
+from hh_async.cli import Output
+from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH, Faults
 
 HH_ASYNC = str(Path(sys.executable).with_name("hh-async"))
 CREDENTIALS = ["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
@@ -38,8 +42,64 @@ def hh_async(server: FakeHH, *args: str, **kwargs: object) -> subprocess.Complet
     )
 
 
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Starts the CLI in the background (stderr piped); what still runs at the end of the test is killed,
+    and a watchdog kills it after two minutes: a hung CLI fails its test instead of hanging the suite."""
+    started: list[tuple[subprocess.Popen[str], threading.Timer]] = []
+
+    def start(server: FakeHH, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        command = [HH_ASYNC, "--base-url", server.url, *UA, *args]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, **kwargs)
+        watchdog = threading.Timer(120, process.kill)
+        watchdog.start()
+        started.append((process, watchdog))
+        return process
+
+    yield start
+    for process, watchdog in started:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[str]) -> None:
+    """Polls a condition the test can see (never a fixed sleep), for at most a minute."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the CLI ended (exit {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"still no {what} after 60 s")
+        time.sleep(0.02)
+
+
+@attrs.define
+class Gate(Faults):
+    """Answers ``searches`` searches, then holds the fake HH (it runs in a thread of its own) until
+    ``opened``: a run cannot finish before the test interrupts it, however loaded the machine."""
+
+    searches: int = 0
+    opened: threading.Event = attrs.field(factory=threading.Event)
+
+    def pick(self, path: str) -> str | None:
+        if path == "/vacancies":
+            self.searches -= 1
+            if self.searches < 0:
+                self.opened.wait(timeout=120)
+        return super().pick(path)
+
+
 def ids_in(path: Path) -> list[str]:
     return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+
+def lines_in(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 def test_search_all_writes_every_match_and_shows_progress(server: FakeHH, tmp_path: Path) -> None:
@@ -52,29 +112,79 @@ def test_search_all_writes_every_match_and_shows_progress(server: FakeHH, tmp_pa
     assert json.loads((tmp_path / "all.jsonl.state.json").read_text())["done"] is True
 
 
-def test_search_all_resumes_after_ctrl_c_with_each_vacancy_once(server: FakeHH, tmp_path: Path) -> None:
+@pytest.fixture
+def gated() -> Iterator[tuple[FakeHH, Gate]]:
+    """A fake HH of 6000 vacancies: the sweep reads them in about 85 searches (60 pages and its date
+    probes); the gate answers 50, then holds the rest until the test opens it."""
+    gate = Gate(searches=50)
+    with FakeHH(vacancies=6_000, faults=gate) as server:
+        yield server, gate
+        gate.opened.set()  # even after a failure: a held answer would hold up the server's shutdown
+
+
+def test_search_all_resumes_after_ctrl_c_with_each_vacancy_once(
+    gated: tuple[FakeHH, Gate], spawn: Spawn, tmp_path: Path
+) -> None:
+    server, gate = gated
     out = tmp_path / "all.jsonl"
-    running = subprocess.Popen(
-        [HH_ASYNC, "--base-url", server.url, *UA, "search", "--all", "--jsonl", str(out)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not (out.exists() and out.stat().st_size > 1_000_000) and running.poll() is None:
-        time.sleep(0.05)  # waiting for a condition, not asserting on time
+    running = spawn(server, "search", "--all", "--jsonl", str(out))
+    wait_for(lambda: lines_in(out) >= 500, "500 lines in the output", running)
     running.send_signal(signal.SIGINT)
     _, stderr = running.communicate(timeout=60)
     assert running.returncode == 130, stderr
     assert "continue with --resume" in stderr
     partial = ids_in(out)
-    assert 0 < len(partial) < 12_000
+    assert 500 <= len(partial) < 6_000
 
+    gate.opened.set()
     refused = hh_async(server, "search", "--all", "--jsonl", str(out))
     assert refused.returncode == 2 and "--resume" in refused.stderr  # never overwrites a run's output
     resumed = hh_async(server, "search", "--all", "--jsonl", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.startswith(f"{len(partial)}/6000 vacancies")  # progress goes on from the file
+    assert "6000/6000 vacancies 100.0%" in resumed.stderr and "warning" not in resumed.stderr
     ids = ids_in(out)
     assert ids[: len(partial)] == partial
-    assert len(ids) == len(set(ids)) == 12_000
+    assert len(ids) == len(set(ids)) == 6_000
+
+
+def test_resume_refuses_another_search_before_any_request(server: FakeHH, tmp_path: Path) -> None:
+    out = tmp_path / "recent.jsonl"
+    recent = ["--all", "--date-from", "2026-11-01T11:00:00+03:00"]  # the newest hour: one page
+    assert hh_async(server, "search", *recent, "--jsonl", str(out)).returncode == 0
+    written = out.read_bytes()
+    requests = server.app.requests.total()
+
+    other = hh_async(
+        server, "search", *recent, "--text", "java", "--area", "1", "--jsonl", str(out), "--resume"
+    )
+    assert other.returncode == 2, other.stderr
+    assert 'area (saved: not given, now: ["1"]), text (saved: not given, now: "java")' in other.stderr
+    forgot = hh_async(server, "search", "--all", "--jsonl", str(out), "--resume")
+    assert forgot.returncode == 2
+    assert 'date_from (saved: "2026-11-01T11:00:00+03:00", now: not given)' in forgot.stderr
+    assert server.app.requests.total() == requests and out.read_bytes() == written
+
+    same = hh_async(server, "search", *recent, "--jsonl", str(out), "--resume")
+    assert same.returncode == 0, same.stderr
+    assert out.read_bytes() == written and "warning" not in same.stderr
+
+
+def test_an_interrupted_state_write_leaves_the_old_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = Output(tmp_path / "out.jsonl", resume=False)
+    with output:
+        output.save_state({"cursor": "before"})
+
+        def interrupted(*args: object) -> None:
+            raise KeyboardInterrupt
+
+        # Ctrl-C once the new state is written, before it is in place
+        monkeypatch.setattr(os, "replace", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            output.save_state({"cursor": "after"})
+    assert json.loads((tmp_path / "out.jsonl.state.json").read_text()) == {"cursor": "before"}
 
 
 def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(server: FakeHH, tmp_path: Path) -> None:
@@ -86,7 +196,7 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(server: FakeHH, tmp_pa
     state = {"cursor": json.dumps({"operation": "get-vacancies", "arguments": {"text": "python"},
                                    "per_page": 100, "page": 0, "offset": 7})}  # fmt: skip
     (tmp_path / "python.jsonl.state.json").write_text(json.dumps(state))
-    resumed = hh_async(server, "search", "--jsonl", str(out), "--resume")
+    resumed = hh_async(server, "search", "--text", "python", "--jsonl", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert ids_in(out) == complete
 
@@ -148,14 +258,13 @@ def test_auth_app_token_saves_the_token_privately(server: FakeHH, tmp_path: Path
     assert me.returncode == 0, me.stderr
 
 
-def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(server: FakeHH, tmp_path: Path) -> None:
+def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(
+    server: FakeHH, spawn: Spawn, tmp_path: Path
+) -> None:
     token_file = tmp_path / "me.json"
     credentials = [*CREDENTIALS, "--token-file", str(token_file)]
-    login = subprocess.Popen(
-        [HH_ASYNC, "--base-url", server.url, *UA, *credentials, "auth", "login", "--no-browser"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "BROWSER": "false"},
+    login = spawn(
+        server, *credentials, "auth", "login", "--no-browser", env={**os.environ, "BROWSER": "false"}
     )
     assert login.stderr is not None
     assert login.stderr.readline().startswith("Open this page")
