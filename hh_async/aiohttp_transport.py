@@ -29,6 +29,10 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
+    reads_whole_bodies = True
+    """Answers come whole, and aiohttp is at home with asyncio's native cancellation (see
+    ``buffered_transport``); under trio, where nothing cancels natively, httpx's transport streams."""
+
     def __init__(
         self,
         *,

@@ -27,20 +27,20 @@ own). They are POSTs and never retried: a refresh token is single-use, a second 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio
 import attrs
 import httpx
 
+from .cancellation import shielded
 from .errors import AppTokenTooEarlyError, HHError, ReauthorizationRequired, error_from_response
 from .tokens import MemoryTokenStore, TokenPair, TokenStore
 
@@ -52,6 +52,7 @@ TOKEN_TIMEOUT = 30.0
 """Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
 
 logger = logging.getLogger("hh_async.auth")
+T = TypeVar("T")
 
 
 class StaticToken(httpx.Auth):
@@ -99,13 +100,12 @@ class _TokenEndpoint:
         self._owns_client = client is None
         self.timeout = timeout
 
-    @contextlib.contextmanager
-    def shielded(self) -> Iterator[None]:
-        """Around a token request and the save of its answer: once HH answers, the old token is spent, so
-        the caller's cancellation waits until the answer is saved; ``timeout`` still bounds the wait."""
+    async def shielded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """A token request and the save of its answer: once HH answers, the old token is spent, so the
+        caller's cancellation (anyio's, trio's or asyncio's native one) waits until the answer is saved;
+        ``timeout`` still bounds the wait."""
         try:
-            with anyio.fail_after(self.timeout, shield=True):
-                yield
+            return await shielded(work, timeout=self.timeout)
         except TimeoutError:
             raise TimeoutError(f"the token request and save took longer than {self.timeout} s") from None
 
@@ -223,14 +223,17 @@ class UserToken(_TokenAuth):
                 if stored is not None and stored.access_token != stale.access_token:
                     self._pair = stored  # another process refreshed and saved
                     return stored
+
+                async def refresh_and_keep() -> TokenPair:
+                    self._pair = await self._refresh(stale, expired)
+                    return self._pair
+
                 try:
-                    with self._endpoint.shielded():
-                        self._pair = await self._refresh(stale, expired)
+                    return await self._endpoint.shielded(refresh_and_keep)
                 except ReauthorizationRequired as exc:
                     if exc.description != "token not expired":  # the refresh token is dead, not early
                         self._refused = (stale, exc)
                     raise
-                return self._pair
 
     async def _refresh(self, stale: TokenPair, expired: bool) -> TokenPair:
         if not stale.refresh_token:
@@ -302,12 +305,14 @@ class AppToken(_TokenAuth):
                     )
                 self._requested_at = now
                 self.requests += 1
-                with self._endpoint.shielded():  # HH has revoked the old token once it answers
+
+                async def obtain_and_keep() -> TokenPair:
                     body = await self._endpoint.grant("client_credentials")
-                    pair = TokenPair.from_response(body, now)
+                    pair = self._pair = TokenPair.from_response(body, now)
                     await self.store.save(pair)
-                    self._pair = pair
-                return pair
+                    return pair
+
+                return await self._endpoint.shielded(obtain_and_keep)  # HH revoked the old one as it answered
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self._token()
@@ -395,15 +400,18 @@ async def exchange_code(
         clock=clock,
         token_timeout=token_timeout,
     )
+
+    async def exchange_and_save() -> None:
+        body = await endpoint.grant(
+            "authorization_code",
+            code=code,
+            redirect_uri=request.redirect_uri,
+            code_verifier=request.code_verifier,
+        )
+        await auth.store.save(TokenPair.from_response(body, clock()))
+
     try:
-        with endpoint.shielded():  # the code is spent once HH answers: keep the pair it gave
-            body = await endpoint.grant(
-                "authorization_code",
-                code=code,
-                redirect_uri=request.redirect_uri,
-                code_verifier=request.code_verifier,
-            )
-            await auth.store.save(TokenPair.from_response(body, clock()))
+        await endpoint.shielded(exchange_and_save)  # the code is spent once HH answers: keep the pair
     finally:
         await endpoint.aclose()
     return auth

@@ -26,6 +26,7 @@ import httpx
 from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
+from .buffered_transport import BufferedTransport
 from .drift import DriftMonitor
 from .errors import DecodeError, HHError, error_from_response
 from .jsonlib import loads
@@ -45,8 +46,14 @@ def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     try:
         from .aiohttp_transport import AiohttpTransport
     except ImportError:
-        return httpx.AsyncHTTPTransport(limits=limits)
+        return BufferedTransport(httpx.AsyncHTTPTransport(limits=limits))
     return AiohttpTransport(limits=limits)
+
+
+def cancel_safe(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    """The transport as the stack needs it: answers whole and safe from asyncio's native cancellation
+    (``buffered_transport``); ours already are, anything else (httpx's own, a test double) gets wrapped."""
+    return transport if getattr(transport, "reads_whole_bodies", False) else BufferedTransport(transport)
 
 
 class HHClient(Operations):
@@ -92,7 +99,7 @@ class HHClient(Operations):
             self._owns_http = False
             self._headers = headers
         else:
-            inner = transport or default_transport(limits or httpx.Limits(max_connections=100))
+            inner = cancel_safe(transport or default_transport(limits or httpx.Limits(max_connections=100)))
             self.throttle = throttle or Throttle()
             self._stack = RetryTransport(ThrottleTransport(inner, self.throttle), retry)
             # Kept for its configuration (and for callers who want it); our calls go to the stack directly.

@@ -1,0 +1,49 @@
+"""``BufferedTransport``: a streaming transport (httpx's own) made safe for the wrappers above it.
+
+Each answer is read whole inside the transport, as ``AiohttpTransport`` does, and the exchange runs
+isolated from asyncio's native cancellation (``cancellation.isolated``): httpx's pool loses connections
+when a task is cancelled natively in the middle of a request, and after ``max_connections`` such losses
+every request waits forever. HH's answers are JSON of at most a few hundred KB, so nothing is lost by not
+streaming them, and a response that is whole needs nobody to close it.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .cancellation import isolated
+
+
+class BufferedTransport(httpx.AsyncBaseTransport):
+    reads_whole_bodies = True
+    """Marks transports whose answers come whole and whose exchange is safe from native cancellation."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await isolated(lambda: self._exchange(request))
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        response = await self.transport.handle_async_request(request)
+        try:
+            # Raw bytes: the client above decodes Content-Encoding once, as it would a stream.
+            content = b"".join([chunk async for chunk in response.aiter_raw()])
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+        )
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"BufferedTransport({self.transport!r})"
+
+
+__all__ = ["BufferedTransport"]
