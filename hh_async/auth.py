@@ -82,6 +82,16 @@ async def _error_values(response: httpx.Response) -> set[str]:
     return {str(e.get("value")) for e in entries or () if isinstance(e, dict)}
 
 
+_SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "code", "code_verifier"})
+
+
+def _without(error: HHError, secrets: list[str]) -> HHError:
+    for secret in secrets:
+        error.message = error.message.replace(secret, "***")
+    error.args = (error.message,)
+    return error
+
+
 class _TokenEndpoint:
     """Posts grants to HH's token endpoint; shared by the user and application token flows."""
 
@@ -117,7 +127,8 @@ class _TokenEndpoint:
             data |= {"client_id": self.client_id, "client_secret": self._client_secret}
         response = await self._client.post(self.token_url, data=data)
         if response.status_code != 200:
-            raise error_from_response(response)
+            # A proxy's error page may echo the form back: its secrets stay out of the message.
+            raise _without(error_from_response(response), [v for k, v in data.items() if k in _SECRET_FIELDS])
         try:
             body: dict[str, Any] = response.json()
             if not isinstance(body.get("access_token"), str):

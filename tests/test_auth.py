@@ -21,7 +21,7 @@ import pytest
 import respx
 
 from hh_async.auth import AppToken, UserToken, authorization_request, exchange_code
-from hh_async.errors import AppTokenTooEarlyError, ReauthorizationRequired
+from hh_async.errors import AppTokenTooEarlyError, HHError, ReauthorizationRequired
 from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
 from hh_async.testing.oauth import Clock, OAuthServer, OAuthTransport
 from hh_async.tokens import JsonFileTokenStore, MemoryTokenStore, TokenFileError, TokenPair, TokenStore
@@ -465,6 +465,11 @@ async def test_secrets_never_show_in_reprs_logs_or_errors(caplog: pytest.LogCapt
                 await http.get(f"{API}/me")
             with pytest.raises(ReauthorizationRequired) as again:  # told without asking HH
                 await http.get(f"{API}/me")
+        echoed = f"grant_type=client_credentials&client_id=client&client_secret={SECRET}"
+        router.post(TOKEN_URL).respond(400, json={"message": f"proxy: cannot parse {echoed}"})
+        with pytest.raises(HHError) as echoing:  # a proxy's error page repeating the form
+            await AppToken("client", SECRET).token()
+    seen += [str(echoing.value), repr(echoing.value)]
     seen += [str(raised.value), repr(raised.value), str(again.value), repr(again.value)]
     seen += [repr(await auth.current()), repr(TokenPair.from_response(NEW, 0.0))]
     seen += [record.getMessage() for record in caplog.records]
