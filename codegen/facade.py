@@ -2,7 +2,9 @@
 
 Two classes come out of one walk over the generator's endpoints: ``Operations`` (methods return the parsed
 2xx body) and ``RawOperations`` (methods return the generator's ``Response[T]``: status, headers, bytes and
-the parsed body). Both delegate to ``_call(operation_id, arguments)``, which ``hh_async.HHClient`` provides.
+the parsed body). Both delegate to ``_call(operation_id, arguments, extras...)``, which ``hh_async.HHClient``
+provides: the facade names the operation and passes the arguments on, the client builds the request from
+the registry.
 Models are imported only for type checkers, so importing the facade loads none of them.
 """
 
@@ -13,6 +15,13 @@ from typing import Any
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 
 from .normalize import operations
+
+EXTRAS = (
+    "extra_query: Mapping[str, Any] | None = None",
+    "extra_headers: Mapping[str, str] | None = None",
+    "extra_body: Mapping[str, Any] | None = None",
+)
+"""The escape hatches every method takes (see ``hh_async.wire.build``)."""
 
 
 def _code(value: Any) -> str:
@@ -75,6 +84,7 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
         "",
         "from __future__ import annotations",
         "",
+        "from collections.abc import Mapping",
         "from typing import TYPE_CHECKING, Any",
         "",
         "from .types import UNSET, Response, Unset",
@@ -91,20 +101,33 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
         lines += [
             "",
             f"class {cls}:",
-            f'    """HH operations, keyword arguments only, returning {doc}."""',
+            f'    """HH operations, keyword arguments only, returning {doc}.',
             "",
-            "    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:",
+            "    Every method also takes ``extra_query``, ``extra_headers`` and ``extra_body``: what the",
+            "    spec does not describe (yet) is sent along, e.g. a parameter HH started requiring before",
+            '    its spec listed it."""',
+            "",
+            "    async def _call(",
+            "        self,",
+            "        operation_id: str,",
+            "        arguments: dict[str, Any],",
+            "        extra_query: Mapping[str, Any] | None,",
+            "        extra_headers: Mapping[str, str] | None,",
+            "        extra_body: Mapping[str, Any] | None,",
+            "    ) -> Any:",
             "        raise NotImplementedError",
         ]
         for name, operation_id, doc_line, params, names, returns in methods:
-            signature = ", ".join(["self", "*", *params]) if params else "self"
+            signature = ", ".join(["self", "*", *params, *EXTRAS])
             arguments = ", ".join(f'"{n}": {n}' for n in names)
             returned = wrap.format(returns)
             lines += [
                 "",
                 f"    async def {name}({signature}) -> {returned}:",
                 f'        """{doc_line}"""',
-                f"        result: {returned} = await self._call({operation_id!r}, {{{arguments}}})",
+                f"        result: {returned} = await self._call(",
+                f"            {operation_id!r}, {{{arguments}}}, extra_query, extra_headers, extra_body",
+                "        )",
                 "        return result",
             ]
     return "\n".join(lines) + "\n"

@@ -1,8 +1,8 @@
-"""The operation registry: operationId -> method, path, tags, paging, and the model of each response.
+"""The operation registry: operationId -> method, path, tags, paging, parameters, body and response models.
 
 Written as plain data into ``hh_async/_raw/registry.py`` from the generator's own parsed endpoints (so the
 model named for a response is the class the generator really produced); ``hh_async.operations`` turns it
-into objects and imports model classes only when asked.
+into objects and imports model classes only when asked. The client builds every request from it alone.
 """
 
 from __future__ import annotations
@@ -40,6 +40,57 @@ def response_models(endpoint: Endpoint) -> dict[str, ModelRef]:
     return models
 
 
+_TYPES = {
+    "StringProperty": "string",
+    "IntProperty": "integer",
+    "FloatProperty": "number",
+    "BooleanProperty": "boolean",
+    "EnumProperty": "enum",
+    "DateProperty": "date",
+    "DateTimeProperty": "date-time",
+}
+
+
+PARAMETER_FIELDS = ("name", "python_name", "location", "type", "repeated", "required", "enum")
+"""A parameter is written as a tuple of these (compact: the registry holds hundreds)."""
+
+
+def parameter(prop: Any, location: str) -> tuple[Any, ...]:
+    """What the client needs to send one parameter: its wire and Python names, where it goes, its type
+    (a list repeats the key: ``area=1&area=2``) and, for an enum, the values HH documents."""
+    repeated = isinstance(prop, ListProperty)
+    inner = prop.inner_property if repeated else prop
+    kind = _TYPES.get(type(inner).__name__, "string")
+    values = tuple(str(v) for v in inner.values.values()) if kind == "enum" else None
+    return (_text(prop.name), str(prop.python_name), location, kind, repeated, bool(prop.required), values)
+
+
+def _text(value: Any) -> str:
+    """The generator wraps names from the spec as untrusted strings (for templates); plain text here."""
+    getter = getattr(value, "get_untrusted_value", None)
+    return str(getter() if getter is not None else value)
+
+
+def parameters(endpoint: Endpoint) -> list[tuple[Any, ...]]:
+    located = (
+        ("path", endpoint.path_parameters),
+        ("query", endpoint.query_parameters),
+        ("header", endpoint.header_parameters),
+    )
+    return [parameter(prop, location) for location, props in located for prop in props]
+
+
+def _body(endpoint: Endpoint) -> dict[str, Any] | None:
+    """The request body: how it is sent (``json`` or ``form``), its model, and whether it is required."""
+    if not endpoint.bodies:
+        return None
+    body = endpoint.bodies[0]
+    media = {"json": "json", "data": "form"}.get(str(body.body_type.value))
+    if media is None:
+        raise ValueError(f"{endpoint.name}: a {body.body_type.value} body is not supported by the client")
+    return {"media": media, "model_ref": _model_ref(body.prop), "required": bool(body.prop.required)}
+
+
 def entries(spec: dict[str, Any], data: GeneratorData) -> dict[str, dict[str, Any]]:
     by_route = {(method.upper(), path): op for path, method, op in operations(spec)}
     result: dict[str, dict[str, Any]] = {}
@@ -55,7 +106,8 @@ def entries(spec: dict[str, Any], data: GeneratorData) -> dict[str, dict[str, An
                 "paginated": paginated(op, spec),
                 "per_page": per_page_limits(op),
                 "depth_cap": depth_cap(op),
-                "body": next((_model_ref(b.prop) for b in endpoint.bodies if b.body_type == "json"), None),
+                "parameters": parameters(endpoint),
+                "body": _body(endpoint),
                 "responses": response_models(endpoint),
             }
     return dict(sorted(result.items()))

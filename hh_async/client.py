@@ -12,17 +12,14 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 from __future__ import annotations
 
 import copy
-import functools
-import inspect
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
+from . import wire
 from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
@@ -178,6 +175,27 @@ class HHClient(Operations):
             self, filters, progress=progress, per_page=per_page, prefetch=prefetch, resume=resume, seen=seen
         )
 
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Any path of HH's API, with this client's auth, retries, throttle and typed errors: for what the
+        spec does not describe. ``await hh.request("GET", "/vacancies/1/new_thing", params={...})``.
+
+        Returns the decoded JSON (None for an empty body); an error answer raises as a method's would.
+        ``hh.with_raw_response.request(...)`` gives the status, headers and bytes instead.
+        """
+        response = await self._send_parts(_parts(method, path, params, json, form, headers))
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return _json(response, f"{method.upper()} {path}") if response.content else None
+
     async def __aenter__(self) -> HHClient:
         return self
 
@@ -198,42 +216,69 @@ class HHClient(Operations):
 
     # --- what the facade's methods call -----------------------------------------------------------------
 
-    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:
-        operation, response = await self._send(operation_id, arguments)
+    async def _call(
+        self,
+        operation_id: str,
+        arguments: dict[str, Any],
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        operation = registry()[operation_id]
+        response = await self._send(operation, arguments, extra_query, extra_headers, extra_body)
         if response.status_code >= 400:
             raise error_from_response(response)
         return self._parse(operation, response)
 
-    async def _send(self, operation_id: str, arguments: dict[str, Any]) -> tuple[Operation, httpx.Response]:
-        operation = registry()[operation_id]
-        module = operation.endpoint()
-        _check_required(operation, arguments)
+    async def _send(
+        self,
+        operation: Operation,
+        arguments: dict[str, Any],
+        extra_query: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+        extra_body: Mapping[str, Any] | None,
+    ) -> httpx.Response:
         for name, default in (("host", self.host), ("locale", self.locale)):
             if default is not None and name in arguments and not arguments[name]:
                 arguments[name] = default
-        if isinstance(arguments.get("host"), str):
-            arguments["host"] = Host(arguments["host"])  # the endpoint sends host.value
-        kwargs = module._get_kwargs(**arguments)
+        parts = wire.build(
+            operation, arguments, extra_query=extra_query, extra_headers=extra_headers, extra_body=extra_body
+        )
+        return await self._send_parts(parts)
+
+    async def _send_parts(self, parts: wire.Parts) -> httpx.Response:
         if self._stack is None:  # the caller's own httpx.AsyncClient, with all its machinery
-            return operation, await self._send_through_http_client(kwargs)
+            return await self._send_through_http_client(parts)
         headers = self._request_headers
-        if extra := kwargs.pop("headers", None):
+        if parts.headers:
             headers = httpx.Headers(headers)
-            headers.update(extra)
+            headers.update(parts.headers)
         extensions: dict[str, Any] = {"timeout": self._timeout_dict}
         if self._retry is not None:
             extensions["hh_retry"] = self._retry
-        url = self._base_url + kwargs.pop("url")
-        if params := kwargs.pop("params", None):
-            url += "?" + query_string(params)  # one URL parse instead of two (httpx re-parses to merge)
-        request = httpx.Request(kwargs.pop("method"), url, headers=headers, extensions=extensions, **kwargs)
-        return operation, await self._dispatch(request)
+        request = httpx.Request(
+            parts.method,
+            self._base_url + parts.path,  # one URL parse: the query string is in the path already
+            headers=headers,
+            extensions=extensions,
+            json=parts.json,
+            data=parts.form,
+        )
+        return await self._dispatch(request)
 
-    async def _send_through_http_client(self, kwargs: dict[str, Any]) -> httpx.Response:
-        headers = {**self._headers, **kwargs.pop("headers", {})}
+    async def _send_through_http_client(self, parts: wire.Parts) -> httpx.Response:
+        headers = {**self._headers, **parts.headers}
         extensions = {"hh_retry": self._retry} if self._retry is not None else None
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
-        request = self._http.build_request(headers=headers, extensions=extensions, timeout=timeout, **kwargs)
+        request = self._http.build_request(
+            parts.method,
+            parts.path,
+            headers=headers,
+            extensions=extensions,
+            timeout=timeout,
+            json=parts.json,
+            data=parts.form,
+        )
         auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         return await self._http.send(request, auth=auth)
 
@@ -288,15 +333,7 @@ class HHClient(Operations):
                 request_id=response.headers.get("x-request-id"),
                 response=response,
             )
-        try:
-            data = loads(response.content)
-        except ValueError as exc:
-            raise DecodeError(
-                f"{operation.operation_id}: HH's body is not valid JSON ({exc})",
-                status=response.status_code,
-                request_id=response.headers.get("x-request-id"),
-                response=response,
-            ) from None
+        data = _json(response, operation.operation_id)
         if model is None:
             return data
         # With several documented shapes the first is used: tolerant models accept either.
@@ -320,46 +357,39 @@ class HHClient(Operations):
         return parsed
 
 
-def _check_required(operation: Operation, arguments: Mapping[str, Any]) -> None:
-    """None for a required parameter (or an empty path segment, which would address another resource)
-    is refused before anything is sent, rather than sent as ``/vacancies/None``."""
-    path_parameters, required = _required(operation.operation_id)
-    for name in required:
-        value = arguments.get(name)
-        if value is None:
-            raise TypeError(f"{operation.function}() needs {name}; got None")
-        if name in path_parameters and isinstance(value, str) and not value.strip():
-            raise ValueError(f"{operation.function}(): {name} must not be empty (it is part of the path)")
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return loads(response.content)
+    except ValueError as exc:
+        raise DecodeError(
+            f"{what}: HH's body is not valid JSON ({exc})",
+            status=response.status_code,
+            request_id=response.headers.get("x-request-id"),
+            response=response,
+        ) from None
 
 
-@functools.cache
-def _required(operation_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
-    operation = registry()[operation_id]
-    parameters = inspect.signature(operation.endpoint()._get_kwargs).parameters
-    required = tuple(n for n, p in parameters.items() if p.default is inspect.Parameter.empty)
-    return frozenset(re.findall(r"{(\w+)}", operation.path)), required
+def _parts(
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None,
+    json: Any,
+    form: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+) -> wire.Parts:
+    """A request for a path the spec may not describe (``HHClient.request``)."""
+    if not path.startswith("/"):  # an absolute URL would take the user's token to another host
+        raise ValueError(
+            f"pass a path of the API such as '/vacancies', not {path!r}: the token goes only to base_url"
+        )
+    if params:
+        path += ("&" if "?" in path else "?") + wire.query_string(params)
+    form_fields = {k: wire.primitive(wire.plain(v)) for k, v in form.items()} if form else None
+    return wire.Parts(method.upper(), path, dict(headers or {}), json=wire.plain(json), form=form_fields)
 
 
 def _name(model: Any) -> str:
     return " or ".join(m.__name__ for m in model) if isinstance(model, tuple) else str(model.__name__)
-
-
-def query_string(params: Mapping[str, Any]) -> str:
-    """``area=1&area=2&only_with_salary=true``: encoded as httpx encodes ``params=`` (lists repeat the
-    key, booleans are lower case, None is empty), percent-escaping everything but unreserved characters."""
-    pairs = []
-    for key, value in params.items():
-        for item in value if isinstance(value, list | tuple) else (value,):
-            pairs.append(f"{quote(key, safe='')}={quote(_primitive(item), safe='')}")
-    return "&".join(pairs)
-
-
-def _primitive(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return "" if value is None else str(value)
 
 
 class _RawClient(RawOperations):
@@ -368,16 +398,42 @@ class _RawClient(RawOperations):
     def __init__(self, client: HHClient) -> None:
         self._client = client
 
-    async def _call(self, operation_id: str, arguments: dict[str, Any]) -> Any:
-        operation, response = await self._client._send(operation_id, arguments)
+    async def _call(
+        self,
+        operation_id: str,
+        arguments: dict[str, Any],
+        extra_query: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        operation = registry()[operation_id]
+        response = await self._client._send(operation, arguments, extra_query, extra_headers, extra_body)
         ok = 200 <= response.status_code < 300 and response.content
-        parsed = self._client._parse(operation, response) if ok else None
-        return Response(
-            status_code=HTTPStatus(response.status_code),
-            content=response.content,
-            headers=response.headers,
-            parsed=parsed,
-        )
+        return _raw(response, self._client._parse(operation, response) if ok else None)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response[Any]:
+        """``HHClient.request`` returning the raw response; an error answer is returned, not raised."""
+        response = await self._client._send_parts(_parts(method, path, params, json, form, headers))
+        ok = 200 <= response.status_code < 300 and response.content
+        return _raw(response, _json(response, f"{method.upper()} {path}") if ok else None)
+
+
+def _raw(response: httpx.Response, parsed: Any) -> Response[Any]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=parsed,
+    )
 
 
 __all__ = ["HHClient"]

@@ -22,6 +22,33 @@ shapes for one status; None when the body is not JSON or has no model."""
 
 
 @attrs.frozen
+class Parameter:
+    """One parameter of an operation, as the spec declares it (fields in the order codegen writes them)."""
+
+    name: str
+    """As HH spells it on the wire (``only_with_salary``)."""
+    python_name: str
+    """The method's keyword for it."""
+    location: str
+    """``path``, ``query`` or ``header``."""
+    type: str
+    """``string``, ``integer``, ``number``, ``boolean``, ``enum``, ``date`` or ``date-time``."""
+    repeated: bool
+    """A list of values: the key is sent once per value (``area=1&area=2``)."""
+    required: bool
+    enum: tuple[str, ...] | None
+    """The values HH documents, for an ``enum``."""
+
+
+@attrs.frozen
+class Body:
+    media: str
+    """``json`` or ``form`` (``application/x-www-form-urlencoded``)."""
+    model_ref: str | tuple[str, ...] | None = attrs.field(repr=False)
+    required: bool
+
+
+@attrs.frozen
 class Operation:
     operation_id: str
     method: str
@@ -37,12 +64,17 @@ class Operation:
     """The generated endpoint module, relative to ``hh_async._raw``."""
     function: str
     model_refs: Mapping[str, str | tuple[str, ...] | None] = attrs.field(repr=False)
-    body_ref: str | tuple[str, ...] | None = attrs.field(repr=False, default=None)
+    parameters: tuple[Parameter, ...] = attrs.field(repr=False, default=())
+    request_body: Body | None = attrs.field(repr=False, default=None)
+
+    @functools.cached_property
+    def by_python_name(self) -> Mapping[str, Parameter]:
+        return MappingProxyType({p.python_name: p for p in self.parameters})
 
     @functools.cached_property
     def body(self) -> ResponseModel:
-        """The model class of the JSON request body, if the operation takes one."""
-        return _resolve(self.body_ref)
+        """The model class of the request body, if the operation takes one."""
+        return _resolve(self.request_body.model_ref) if self.request_body is not None else None
 
     @functools.cached_property
     def responses(self) -> Mapping[str, ResponseModel]:
@@ -87,7 +119,8 @@ def registry() -> Mapping[str, Operation]:
                 module=entry["module"],
                 function=entry["function"],
                 model_refs=entry["responses"],
-                body_ref=entry["body"],
+                parameters=tuple(Parameter(*fields) for fields in entry["parameters"]),
+                request_body=Body(**body) if (body := entry["body"]) else None,
             )
             for op_id, entry in data.items()
         }

@@ -180,6 +180,73 @@ async def test_a_json_error_body_not_in_hh_shape_keeps_the_servers_words() -> No
                 await client.get_vacancies()
 
 
+async def test_what_the_spec_lacks_is_sent_through_extra_query_headers_and_body() -> None:
+    """HH required ``applicant_visibility_id`` on a call before its spec listed it: such things get sent."""
+    from hh_async._raw.models import AddApplicantCommentBody, ChatsCommonMessagePostText
+
+    with respx.mock(base_url=API) as router:
+        search = router.get("/vacancies").respond(200, json=PAGE)
+        comment = router.post("/applicant_comments/5").respond(201, json={"id": "1"})
+        message = router.post("/common/chats/9/messages").respond(201, json={"id": "2"})
+        async with hh() as client:
+            await client.get_vacancies(
+                text="python",
+                extra_query={"applicant_visibility_id": "x", "area": ["1", "2"]},
+                extra_headers={"X-Trace": "t-1"},
+            )
+            await client.add_applicant_comment(
+                applicant_id="5", body=AddApplicantCommentBody.from_dict({"text": "t"}), extra_body={"new": 1}
+            )
+            await client.chat_message_post(
+                chat_id="9",
+                body=ChatsCommonMessagePostText.from_dict({"text": "hi"}),
+                extra_body={"draft": True},
+            )
+            with pytest.raises(TypeError, match="sends no body"):
+                await client.get_vacancy(vacancy_id="1", extra_body={"x": 1})
+    sent = search.calls.last.request
+    assert sorted(sent.url.params.multi_items()) == [
+        ("applicant_visibility_id", "x"),
+        ("area", "1"),
+        ("area", "2"),
+        ("text", "python"),
+    ]
+    assert sent.headers["X-Trace"] == "t-1" and sent.headers["User-Agent"] == UA
+    assert comment.calls.last.request.content in (b"text=t&new=1", b"new=1&text=t")
+    assert json.loads(message.calls.last.request.content) == {"text": "hi", "draft": True}
+
+
+async def test_enum_parameters_take_plain_strings() -> None:
+    with respx.mock(base_url=API) as router:
+        route = router.get("/employers").respond(200, json={**PAGE, "items": []})
+        async with hh() as client:
+            await client.search_employer(sort_by="by_name", host="hh.kz")  # type: ignore[arg-type]
+    assert route.calls.last.request.url.params["sort_by"] == "by_name"
+
+
+async def test_any_path_with_the_clients_auth_retries_and_errors() -> None:
+    with respx.mock(base_url=API) as router:
+        new = router.get("/brand_new/1").mock(
+            side_effect=[httpx.Response(503), httpx.Response(200, json={"fresh": True})]
+        )
+        router.get("/gone").respond(404, json={"errors": [{"type": "not_found"}], "request_id": "r-404"})
+        posted = router.post("/things").respond(201)
+        async with hh(auth=StaticToken("T0KEN")) as client:
+            assert await client.request("GET", "/brand_new/1", params={"ids": ["1", "2"]}) == {"fresh": True}
+            with pytest.raises(NotFoundError) as raised:
+                await client.request("GET", "/gone")
+            assert await client.request("POST", "/things", json={"a": 1}) is None
+            raw = await client.with_raw_response.request("GET", "/gone")
+            with pytest.raises(ValueError, match=r"not 'https://evil\.example/steal'"):
+                await client.request("GET", "https://evil.example/steal")
+    assert new.call_count == 2  # retried like any GET
+    sent = new.calls.last.request
+    assert sent.headers["Authorization"] == "Bearer T0KEN" and sent.url.query == b"ids=1&ids=2"
+    assert raised.value.request_id == "r-404"
+    assert raw.status_code == 404 and raw.parsed is None
+    assert json.loads(posted.calls.last.request.content) == {"a": 1}
+
+
 async def test_token_errors_surface_typed() -> None:
     with respx.mock(base_url=API) as router:
         router.get("/me").respond(403, json={"errors": [{"type": "oauth", "value": "token_expired"}]})
