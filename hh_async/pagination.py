@@ -10,38 +10,60 @@ documented maximum; requests never go past the operation's depth cap (HH would a
 says when the cap hid part of ``found``. Following pages are fetched ahead, ``prefetch`` at a time, and
 handed out in order, so at most ``prefetch`` pages are held in memory whatever the size of the list.
 
-``cursor`` is the position after the last item handed out; ``hh.paginate(cursor=Cursor.from_json(saved))``
-continues from there after a crash or a spent retry budget: nothing skipped, nothing repeated (as long as
-the list itself did not change in between: use date windows, as ``search_all_vacancies`` does, for lists
-that grow while you read them).
+Every answer is checked before its items are handed out: one without a body, without an ``items`` list,
+with a ``found`` or ``pages`` that is not a count, with more items than ``per_page`` or for another page
+is a ``DecodeError`` (a redirect is the client's ``HHError``), never an empty or a short page. Such a page
+(a body cut short by a proxy, say) is asked for again as the client's ``RetryPolicy`` allows.
+
+``cursor`` is the position after the last item handed out, also after an error: iterating the same
+paginator again, or ``hh.paginate(cursor=Cursor.from_json(saved))`` after a crash, continues from there
+with nothing skipped and nothing repeated, as long as the list itself did not change in between.
+``changed`` says when a page counted another ``found`` than the first: the list moved during the read,
+and offset paging may then have skipped or repeated an item (``search_all_vacancies`` reads such a
+slice again).
+
+Pages fetched ahead never outlive the read: the end of the list, an error, a cancelled consumer and
+``aclose()`` (or ``async with``) cancel them and wait for them to end. Under asyncio they run as tasks
+between calls; an abandoned paginator cancels them when it is collected. Under trio they run together
+inside the call that needs the first of them, so nothing runs between calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import functools
 import inspect
 import json
+import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import anyio
 import attrs
 import sniffio
 
+from .errors import DecodeError
 from .operations import Operation, registry
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .client import HHClient
 
 HH_DEFAULT_PER_PAGE = 20
 """What HH uses when an operation documents no ``per_page`` default of its own."""
+CURSOR_KEYS = ("arguments", "offset", "operation", "page", "per_page")
 
 
 @attrs.frozen
 class Cursor:
-    """Where a paged read stands: the next item is item ``offset`` of page ``page``."""
+    """Where a paged read stands: the next item is item ``offset`` of page ``page``.
+
+    Checked whole when made (``ValueError`` naming the field): a paged operation, arguments it takes
+    with JSON values, ``per_page`` within its documented range, ``page`` within its depth cap and
+    ``0 <= offset < per_page``."""
 
     operation: str
     arguments: Mapping[str, Any]
@@ -49,25 +71,81 @@ class Cursor:
     page: int = 0
     offset: int = 0
 
+    def __attrs_post_init__(self) -> None:
+        problem = cursor_problem(self.operation, self.arguments, self.per_page, self.page, self.offset)
+        if problem is not None:
+            raise ValueError(f"cursor.{problem}")
+
     def to_json(self) -> str:
         return json.dumps(attrs.asdict(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Cursor:
+        """The cursor ``to_json`` wrote; anything else is a ``ValueError`` saying what is wrong."""
         try:
             data = json.loads(text)
-            cursor = cls(
-                operation=str(data["operation"]),
-                arguments=dict(data["arguments"]),
-                per_page=int(data["per_page"]),
-                page=int(data["page"]),
-                offset=int(data["offset"]),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"not a saved hh_async cursor: {exc}") from None
-        if cursor.operation not in registry():
-            raise ValueError(f"the cursor names an unknown operation: {cursor.operation!r}")
-        return cursor
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"not a saved hh_async cursor: not JSON ({type(exc).__name__})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"not a saved hh_async cursor: a JSON object expected, got {_shown(data)}")
+        problem = keys_problem(data, CURSOR_KEYS)
+        if problem is None:
+            problem = cursor_problem(**data)
+        if problem is not None:
+            raise ValueError(f"not a saved hh_async cursor: {problem}")
+        return cls(**data)
+
+
+def cursor_problem(
+    operation: object, arguments: object, per_page: object, page: object, offset: object
+) -> str | None:
+    """What is wrong with these cursor fields, as ``field: why``; None when they hold together."""
+    if not isinstance(operation, str) or operation not in registry():
+        return f"operation: not an operation of this client: {_shown(operation)}"
+    op = registry()[operation]
+    if not op.paginated:
+        return f"operation: {operation} is not a paged list"
+    problem = arguments_problem(op, arguments)
+    if problem is not None:
+        return problem
+    maximum = (op.per_page or {}).get("maximum")
+    if not _is_int(per_page) or per_page < 1 or (maximum is not None and per_page > maximum):
+        return f"per_page: must be 1..{maximum or '∞'} for {operation}, got {_shown(per_page)}"
+    last = op.depth_cap // per_page if op.depth_cap else None  # the page after the last one HH serves
+    if not _is_int(page) or page < 0 or (last is not None and page > last):
+        return f"page: must be 0..{'∞' if last is None else last}, got {_shown(page)}"
+    if not _is_int(offset) or not 0 <= offset < per_page:
+        return f"offset: must be 0..{per_page - 1}, got {_shown(offset)}"
+    return None
+
+
+def arguments_problem(operation: Operation, arguments: object, path: str = "arguments") -> str | None:
+    """Arguments a cursor can hold: names the operation takes (``page``/``per_page`` left to the
+    paginator), values JSON can keep (a string, a finite number, a boolean, null, or a list of them)."""
+    if not isinstance(arguments, Mapping):
+        return f"{path}: a JSON object expected, got {_shown(arguments)}"
+    accepted = _accepted(operation.operation_id)
+    for name, value in arguments.items():
+        if name not in accepted:
+            return f"{path}: {operation.function}() takes no {name!r}"
+        values = value if isinstance(value, list) else [value]
+        for index, item in enumerate(values):
+            if not _plain_scalar(item):
+                where = f"{path}.{name}" + (f"[{index}]" if isinstance(value, list) else "")
+                return f"{where}: a string, a finite number, a boolean or null expected, got {_shown(item)}"
+    return None
+
+
+def keys_problem(data: Mapping[str, Any], required: tuple[str, ...], path: str = "") -> str | None:
+    """Missing or unexpected keys of a saved object, as ``path: ...``."""
+    prefix = f"{path}: " if path else ""
+    missing = [k for k in required if k not in data]
+    if missing:
+        return f"{prefix}missing {', '.join(missing)}"
+    unexpected = sorted(str(k) for k in data if k not in required)
+    if unexpected:
+        return f"{prefix}unexpected {', '.join(unexpected)}"
+    return None
 
 
 def resolve(method: Callable[..., Awaitable[Any]] | str) -> Operation:
@@ -103,36 +181,40 @@ class Paginator:
         prefetch: int = 4,
         start: Cursor | None = None,
     ) -> None:
+        self._window: deque[_Fetch] = deque()  # first: __del__ looks at it even when __init__ fails
         _check_arguments(operation, arguments)
-        if prefetch < 1:
-            raise ValueError(f"prefetch must be at least 1, got {prefetch}")
+        if not _is_int(prefetch) or prefetch < 1:
+            raise ValueError(f"prefetch: must be at least 1, got {_shown(prefetch)}")
         declared = operation.per_page or {}
         maximum = declared.get("maximum")
         if per_page is None:
             per_page = maximum or declared.get("default") or HH_DEFAULT_PER_PAGE
-        if per_page < 1 or (maximum is not None and per_page > maximum):
+        if not _is_int(per_page) or per_page < 1 or (maximum is not None and per_page > maximum):
             raise ValueError(
-                f"{operation.operation_id}: per_page must be 1..{maximum or '∞'}, got {per_page}"
+                f"{operation.operation_id}: per_page must be 1..{maximum or '∞'}, got {_shown(per_page)}"
             )
+        if start is not None and (start.operation, start.per_page) != (operation.operation_id, per_page):
+            raise ValueError(f"the cursor is for {start.operation} by {start.per_page}, not this list")
         self.operation = operation
         self.arguments = {k: _plain(v) for k, v in arguments.items()}
         self.per_page = per_page
         self.prefetch = prefetch
         self.found: int | None = None
         """How many items HH says match (from the first page read)."""
+        self.changed = False
+        """True once a page counted another ``found`` than the first: the list moved during the read."""
         self.truncated = False
         """True once the read stopped at HH's depth cap with more items behind it."""
-        self._client = client
         self._call = getattr(client, operation.function)
+        self._policy = _retry_policy(client)
         self._page = start.page if start else 0
         self._offset = start.offset if start else 0
+        self.cursor  # noqa: B018 - the arguments must fit a cursor: refused now, not at the first save
         self._last_page: int | None = None  # known after the first answer
         self._next_fetch = self._page
         cap = operation.depth_cap
         self._cap_page = cap // per_page - 1 if cap else None  # (page + 1) * per_page <= cap
-        self._window: deque[_Fetch] = deque()
         self._items: deque[Any] = deque()
-        self._started = False
 
     @property
     def cursor(self) -> Cursor:
@@ -148,7 +230,7 @@ class Paginator:
             if page is None:
                 raise StopAsyncIteration
             self._items.extend(page.items)
-            if not self._items:  # an empty page within `pages`: move on
+            if not self._items:  # an empty page within `pages` (the list shrank meanwhile): move on
                 self._page, self._offset = self._page + 1, 0
         item = self._items.popleft()
         self._offset += 1
@@ -166,15 +248,28 @@ class Paginator:
             yield page
 
     async def aclose(self) -> None:
-        """Cancel the pages fetched ahead (also done when the list ends)."""
-        while self._window:
-            self._window.popleft().cancel()
+        """Cancel the pages fetched ahead and wait until they have ended (also done when the list ends,
+        on an error and on cancellation). The read can go on afterwards: it asks for them again."""
+        window, self._window = self._window, deque()
+        for fetch in window:
+            fetch.cancel()
+        tasks = [fetch.task for fetch in window if fetch.task is not None and not fetch.task.done()]
+        if tasks:
+            with anyio.CancelScope(shield=True):  # short: they are cancelled, only their cleanup runs
+                await asyncio.wait(tasks)
+            for fetch in window:
+                fetch.cancel()  # now done: a failure among them is retrieved
 
     async def __aenter__(self) -> Paginator:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    def __del__(self) -> None:
+        # Abandoned without aclose(): nothing can be awaited here, but the fetches must not run on.
+        for fetch in self._window:
+            fetch.cancel()
 
     # --- fetching ------------------------------------------------------------------------------------------
 
@@ -184,26 +279,28 @@ class Paginator:
             self.truncated = self._hidden_by_cap()
             await self.aclose()
             return None
-        if not self._window:
-            self._next_fetch = self._page
-            self._fill_window(1)
-        elif self._started:
-            self._fill_window(self.prefetch)
-        fetch = self._window[0]
-        if not fetch.started:
-            await _run_together(self._window)
-        page = await fetch.result()
+        try:
+            if not self._window:
+                self._next_fetch = self._page
+            # One page until the first answer says how many there are; then `prefetch` ahead.
+            self._fill_window(1 if self._last_page is None else self.prefetch)
+            fetch = self._window[0]
+            if not fetch.started:
+                await _run_together(self._window)
+            page = await fetch.result()
+        except BaseException:
+            await self.aclose()  # a failed page or a cancelled consumer: nothing fetched ahead runs on
+            raise
         self._window.popleft()
-        if not self._started:
-            self._started = True
-            self.found = _int(getattr(page, "found", None))
-            pages = _int(getattr(page, "pages", None))
-            self._last_page = pages - 1 if pages is not None else None
+        if self.found is None:
+            self.found = page.found
+        elif page.found != self.found:
+            self.changed = True
+        if self._last_page is None:
+            self._last_page = page.pages - 1
             self._fill_window(self.prefetch)
-        items = list(getattr(page, "items", None) or [])
-        if not items and self._last_page is None:
-            return None  # no page count given: an empty page is the end
-        page.items = items[self._offset :] if self._offset else items
+        if self._offset:
+            page.items = page.items[self._offset :]
         return page
 
     def _beyond_end(self, index: int) -> bool:
@@ -219,35 +316,92 @@ class Paginator:
     def _fill_window(self, size: int) -> None:
         """Start fetching the next pages, up to ``size`` waiting or in flight."""
         while len(self._window) < size and not self._beyond_end(self._next_fetch):
-            call = self._call(**self.arguments, page=self._next_fetch, per_page=self.per_page)
-            self._window.append(_Fetch(call))
+            # The fetch holds the client's method, not the paginator: an abandoned one can be collected.
+            make = functools.partial(
+                fetch_page,
+                self._call,
+                self.arguments,
+                page=self._next_fetch,
+                per_page=self.per_page,
+                policy=self._policy,
+            )
+            self._window.append(_Fetch(make))
             self._next_fetch += 1
+
+
+async def fetch_page(
+    call: Callable[..., Awaitable[Any]],
+    arguments: Mapping[str, Any],
+    *,
+    page: int,
+    per_page: int,
+    policy: RetryPolicy,
+) -> Any:
+    """One page, checked (``check_page``); a page that cannot be read is asked for again as ``policy``
+    allows, since a body cut short or mangled on the way is worth another try like a dropped connection."""
+    name = getattr(call, "__name__", "list")
+    started = anyio.current_time()
+    for attempt in range(1, max(1, policy.max_attempts) + 1):
+        try:
+            return check_page(await call(**arguments, page=page, per_page=per_page), name, page, per_page)
+        except DecodeError:
+            delay = policy.backoff(attempt - 1)
+            if attempt >= policy.max_attempts or anyio.current_time() - started + delay > policy.budget:
+                raise
+        await anyio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def check_page(page: Any, name: str, index: int, per_page: int) -> Any:
+    """``page`` if it is a page of HH's shape (``items`` a list of at most ``per_page``, ``found`` and
+    ``pages`` counts, ``page`` the one asked for when HH says); otherwise a ``DecodeError``."""
+    where = f"{name}(page={index})"
+    if page is None:
+        raise DecodeError(f"{where}: the answer has no body where a page was expected", field="$")
+    items = getattr(page, "items", _MISSING)
+    if not isinstance(items, list):
+        raise DecodeError(f"{where}: 'items' is {_shown(items)}, not a list", field="items")
+    if len(items) > per_page:
+        raise DecodeError(f"{where}: {len(items)} items where per_page is {per_page}", field="items")
+    for field in ("found", "pages"):
+        value = getattr(page, field, _MISSING)
+        if not _is_int(value) or value < 0:
+            raise DecodeError(f"{where}: '{field}' is {_shown(value)}, not a count", field=field)
+    answered = getattr(page, "page", None)
+    if _is_int(answered) and answered != index:
+        raise DecodeError(f"{where}: HH answered page {answered}", field="page")
+    return page
 
 
 class _Fetch:
     """A page request. Under asyncio it starts at once, as a task; other loops (trio) want a task group
     for concurrency, so there the waiting fetches of the window run together when the first is needed."""
 
-    def __init__(self, call: Awaitable[Any]) -> None:
-        self._call = call
-        self._task: asyncio.Future[Any] | None = None
+    def __init__(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self._make = make
+        self.task: asyncio.Task[Any] | None = None
         self._outcome: tuple[Any, Exception | None] | None = None
         if sniffio.current_async_library() == "asyncio":
-            self._task = asyncio.ensure_future(call)
+            self.task = asyncio.ensure_future(make())
 
     @property
     def started(self) -> bool:
-        return self._task is not None or self._outcome is not None
+        return self.task is not None or self._outcome is not None
 
     async def run(self) -> None:
+        # A cancelled run leaves no outcome: the fetch is made anew if the read goes on.
         try:
-            self._outcome = (await self._call, None)
+            self._outcome = (await self._make(), None)
         except Exception as exc:  # kept for result(): one failed page must not cancel its neighbours
             self._outcome = (None, exc)
 
+    @property
+    def failed(self) -> bool:
+        return self._outcome is not None and self._outcome[1] is not None
+
     async def result(self) -> Any:
-        if self._task is not None:
-            return await self._task
+        if self.task is not None:
+            return await self.task
         if self._outcome is None:
             await self.run()
         assert self._outcome is not None
@@ -257,29 +411,51 @@ class _Fetch:
         return value
 
     def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        elif self._outcome is None and inspect.iscoroutine(self._call):
-            self._call.close()
+        if self.task is None:
+            return
+        if not self.task.done():
+            with contextlib.suppress(RuntimeError):  # its loop is closed already: nothing runs any more
+                self.task.cancel()
+        elif not self.task.cancelled():
+            self.task.exception()  # dropped unread: not "never retrieved"
 
 
 async def _run_together(window: deque[_Fetch]) -> None:
+    first = window[0]
     async with anyio.create_task_group() as group:
+
+        async def run(fetch: _Fetch) -> None:
+            await fetch.run()
+            if fetch is first and fetch.failed:  # the read stops at it: the pages after it are not needed
+                group.cancel_scope.cancel()
+
         for fetch in window:
             if not fetch.started:
-                group.start_soon(fetch.run)
+                group.start_soon(run, fetch)
 
 
 def _check_arguments(operation: Operation, arguments: Mapping[str, Any]) -> None:
     for name in ("page", "per_page"):
         if name in arguments:
             raise TypeError(f"paginate() sets {name} itself: pass per_page=... to paginate, or a cursor")
-    accepted = set(inspect.signature(operation.endpoint()._get_kwargs).parameters) - {"page", "per_page"}
+    accepted = _accepted(operation.operation_id)
     unknown = sorted(set(arguments) - accepted)
     if unknown:
         raise TypeError(
             f"{operation.function}() takes no {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}"
         )
+
+
+@functools.cache
+def _accepted(operation_id: str) -> frozenset[str]:
+    endpoint = registry()[operation_id].endpoint()
+    return frozenset(inspect.signature(endpoint._get_kwargs).parameters) - {"page", "per_page"}
+
+
+def _retry_policy(client: Any) -> RetryPolicy:
+    """The policy the client's calls retry by (a ``with_options`` view's own first)."""
+    policy = getattr(client, "_retry", None) or getattr(getattr(client, "_stack", None), "policy", None)
+    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
 
 
 def _plain(value: Any) -> Any:
@@ -291,8 +467,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _plain_scalar(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int)  # bool is an int
 
 
-__all__ = ["Cursor", "Paginator", "resolve"]
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_MISSING = object()
+
+
+def _shown(value: object) -> str:
+    """A value as an error message shows it: short, and its kind when it is not a number or a string."""
+    if value is _MISSING or type(value).__name__ == "Unset":
+        return "missing"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+__all__ = ["Cursor", "Paginator", "check_page", "fetch_page", "resolve"]
