@@ -1,7 +1,8 @@
 """The fake HeadHunter: an ASGI app answering every operation of the spec the client was generated from.
 
 - ``GET /vacancies`` and ``GET /vacancies/{id}`` serve a seeded dataset with HH's filters, order, ``found``
-  and ``pages``, and HH's depth cap (past 2000 items: 400);
+  and ``pages``, and HH's depth cap (past 2000 items: 400); tests change the data mid-run
+  (``dataset.archive``/``publish``, from ``before_search`` or between items);
 - ``/token``, ``/oauth/authorize``: OAuth by HH's rules (``oauth.py``); API calls check the token;
 - every other operation answers its spec example (or a body made from its schema) with its 2xx status;
 - ``User-Agent``/``HH-User-Agent`` are required (``400 bad_user_agent``);
@@ -54,6 +55,9 @@ class FakeHHApp:
         self.base_url = base_url
         self.requests: Counter[str] = Counter()
         """Requests by ``METHOD path-template``, for assertions."""
+        self.before_search: Callable[[dict[str, list[str]]], object] | None = None
+        """Called with the query before each ``GET /vacancies`` is answered (in the server's thread): a
+        test changes the data there (``dataset.archive``, ``dataset.publish``) at the request it chooses."""
         self._routes = _compile_routes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,6 +147,9 @@ class FakeHHApp:
     def search(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         def one(name: str, default: str = "") -> str:
             return query.get(name, [default])[0]
+
+        if self.before_search is not None:
+            self.before_search(query)
 
         try:
             page, per_page = int(one("page", "0")), int(one("per_page", "10"))

@@ -1,8 +1,14 @@
-"""A seeded, deterministic set of synthetic vacancies behind the fake ``GET /vacancies``."""
+"""A seeded, deterministic set of synthetic vacancies behind the fake ``GET /vacancies``.
+
+Tests change it while a client reads it, as HH's data moves: ``archive(id)`` takes a vacancy out of every
+search, ``publish(moment)`` adds one published at any moment (an older one too). The server answers from
+its own thread, so changes and searches take turns under a lock, and a change drops the cached searches.
+"""
 
 from __future__ import annotations
 
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -49,7 +55,8 @@ def parse_time(text: str) -> datetime:
 
 
 class Dataset:
-    """``size`` vacancies published one after another, newest first, every ``spacing`` seconds."""
+    """``size`` vacancies published one after another, newest first, every ``spacing`` seconds; then
+    whatever ``archive`` and ``publish`` change."""
 
     def __init__(
         self, size: int = 10_000, seed: int = 0, newest: datetime | None = None, spacing: float = 60.0
@@ -63,6 +70,9 @@ class Dataset:
         self._salaries = [rng.choice((None, rng.randrange(50, 400) * 1000)) for _ in range(size)]
         self._published = [self.newest - i * spacing - rng.random() * spacing / 2 for i in range(size)]
         self._cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._archived: set[int] = set()
+        self._in_order = True  # indices are newest first until a publication dated in the past
+        self._lock = threading.Lock()
 
     def ident(self, index: int) -> str:
         return str(100_000 + index)
@@ -76,23 +86,60 @@ class Dataset:
     ) -> list[int]:
         """Indices of matching vacancies, newest first (cached: paging a search must not rescan)."""
         key = (text.lower(), tuple(sorted(areas)), start, end)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        words = text.lower().split()
-        wanted = {i for i, (area, _) in enumerate(AREAS) if area in areas} if areas else None
-        found = [
-            i
-            for i in range(self.size)
-            if (wanted is None or self._areas[i] in wanted)
-            and (start is None or self._published[i] >= start)
-            and (end is None or self._published[i] <= end)
-            and all(w in TITLES[self._titles[i]].lower() for w in words)
-        ]
-        self._cache[key] = found
-        if len(self._cache) > 256:
-            self._cache.popitem(last=False)
-        return found
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            words = text.lower().split()
+            wanted = {i for i, (area, _) in enumerate(AREAS) if area in areas} if areas else None
+            found = [
+                i
+                for i in range(self.size)
+                if (wanted is None or self._areas[i] in wanted)
+                and (start is None or self._published[i] >= start)
+                and (end is None or self._published[i] <= end)
+                and all(w in TITLES[self._titles[i]].lower() for w in words)
+                and i not in self._archived
+            ]
+            if not self._in_order:
+                found.sort(key=self._published.__getitem__, reverse=True)
+            self._cache[key] = found
+            if len(self._cache) > 256:
+                self._cache.popitem(last=False)
+            return found
+
+    def archive(self, ident: str) -> None:
+        """Take a vacancy out of every search from now on (``GET /vacancies/{id}`` still shows it,
+        ``archived``), as HH does when it is closed."""
+        index = self.index(ident)
+        if index is None:
+            raise KeyError(f"no vacancy {ident}")
+        with self._lock:
+            self._archived.add(index)
+            self._cache.clear()
+
+    def publish(self, moment: datetime | float, *, title: int = 0, area: int = 0) -> str:
+        """A new vacancy in every search from now on, published at ``moment`` (any moment: an older
+        one lands in the middle of the searches that cover it); its id."""
+        published = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+        with self._lock:
+            if self.size and published > self._published[-1]:
+                self._in_order = False
+            self._titles.append(title)
+            self._areas.append(area)
+            self._employers.append(0)
+            self._salaries.append(None)
+            self._published.append(published)
+            self.size += 1
+            self._cache.clear()
+            return self.ident(self.size - 1)
+
+    def published(self, ident: str) -> float:
+        """When a vacancy was published (a POSIX timestamp)."""
+        index = self.index(ident)
+        if index is None:
+            raise KeyError(f"no vacancy {ident}")
+        return self._published[index]
 
     def vacancy(self, index: int, base_url: str) -> dict[str, Any]:
         ident = self.ident(index)
@@ -116,7 +163,7 @@ class Dataset:
             "type": {"id": "open", "name": "Открытая"},
             "published_at": published,
             "created_at": published,
-            "archived": False,
+            "archived": index in self._archived,
             "url": f"{base_url}/vacancies/{ident}",
             "alternate_url": f"https://hh.ru/vacancy/{ident}",
         }
