@@ -359,9 +359,10 @@ class Reader:
             if report.over_cap:
                 hidden = ", ".join(f"{a}..{b} ({n})" for a, b, n in report.over_cap)
                 print(f"warning: slices over the cap were read in part: {hidden}", file=sys.stderr)
-            elif report.read < report.found:
-                counts = f"HH counted {report.found} at the start, {report.read} were read"
-                print(f"warning: {counts}: the list changed meanwhile", file=sys.stderr)
+            if report.unsettled:  # read again and again, and still changing: some may be missed
+                moving = ", ".join(f"{a}..{b}" for a, b in report.unsettled)
+                warning = f"warning: slices kept changing while read, some may be missed: {moving}"
+                print(warning, file=sys.stderr)
         if self.pages is not None and self.pages.truncated:
             note = f"note: HH found {self.pages.found}; its cap allowed {written}: --all reads the rest"
             print(note, file=sys.stderr)
