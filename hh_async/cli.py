@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import enum
-import inspect
 import json
 import math
 import os
@@ -26,7 +24,6 @@ import sys
 import time
 import webbrowser
 from collections.abc import AsyncIterator, Mapping
-from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
@@ -45,7 +42,7 @@ from .auth import (
 )
 from .client import DEFAULT_BASE_URL, HHClient
 from .errors import HHError
-from .operations import Operation, registry
+from .operations import Operation, Parameter, registry
 from .pagination import Cursor, Paginator
 from .search_all import Progress, VacancySweep, seen_key
 from .throttle import Throttle
@@ -234,44 +231,51 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
 
 
 def coerce_arguments(operation: Operation, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Text from the command line to what the method takes, by its annotations: numbers, booleans, lists
-    (a repeated key), enums, and JSON for models (``body=@file.json`` reads a file)."""
-    parameters = inspect.signature(getattr(HHClient, operation.function)).parameters
+    """Text from the command line to what the method takes, by the registry's parameter types: numbers,
+    booleans, lists (a repeated key), enum values checked, and the body as JSON (``body=@file.json``)."""
+    parameters = operation.by_python_name
     result: dict[str, Any] = {}
     for key, text in pairs:
-        if key not in parameters or key == "self":
-            names = ", ".join(p for p in parameters if p != "self")
+        if key == "body" and operation.request_body is not None:
+            result["body"] = _json_argument(text)  # sent as it is: no model in between to drop a field
+            continue
+        parameter = parameters.get(key)
+        if parameter is None:
+            names = ", ".join(sorted([*parameters, *(["body"] if operation.request_body else [])]))
             raise UsageError(f"{operation.operation_id} takes no {key!r}; it takes {names}")
-        annotation = str(parameters[key].annotation)
-        kind = next((t.strip() for t in annotation.split("|") if t.strip() not in ("Unset", "None")), "str")
         try:
-            if kind.startswith("list["):
-                result.setdefault(key, []).append(_scalar(kind[5:-1], text))
-            else:
-                result[key] = _scalar(kind, text)
+            value = _scalar(parameter, text)
         except ValueError as exc:
             raise UsageError(f"{key}: {exc}") from None
+        if parameter.repeated:
+            result.setdefault(key, []).append(value)
+        else:
+            result[key] = value
     return result
 
 
-def _scalar(kind: str, text: str) -> Any:
-    if kind == "str":
-        return text
-    if kind == "int":
+def _scalar(parameter: Parameter, text: str) -> Any:
+    if parameter.type == "integer":
         return int(text)
-    if kind == "float":
+    if parameter.type == "number":
         return float(text)
-    if kind == "bool":
+    if parameter.type == "boolean":
         if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"true or false expected, got {text!r}")
         return text.lower() in ("true", "1", "yes")
-    cls = getattr(import_module(f"{__package__}._raw.models"), kind, None)
-    if isinstance(cls, type) and issubclass(cls, enum.Enum):
-        return cls(text)
-    if cls is not None and hasattr(cls, "from_dict"):
-        source = Path(text[1:]).read_text() if text.startswith("@") else text
-        return cls.from_dict(json.loads(source))
+    if parameter.enum and text not in parameter.enum:
+        raise ValueError(f"one of {', '.join(parameter.enum)} expected, got {text!r}")
     return text
+
+
+def _json_argument(text: str) -> Any:
+    try:
+        source = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        return json.loads(source)
+    except OSError as exc:
+        raise UsageError(f"body: cannot read {text[1:]}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"body: not JSON ({exc})") from None
 
 
 def plain(value: Any) -> Any:

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import enum
 import functools
-import inspect
 import json
 import math
 from collections import deque
@@ -448,8 +447,11 @@ def _check_arguments(operation: Operation, arguments: Mapping[str, Any]) -> None
 
 @functools.cache
 def _accepted(operation_id: str) -> frozenset[str]:
-    endpoint = registry()[operation_id].endpoint()
-    return frozenset(inspect.signature(endpoint._get_kwargs).parameters) - {"page", "per_page"}
+    operation = registry()[operation_id]
+    names = set(operation.by_python_name) | {"extra_query", "extra_headers"}
+    if operation.request_body is not None:
+        names.add("body")
+    return frozenset(names - {"page", "per_page"})
 
 
 def _retry_policy(client: Any) -> RetryPolicy:

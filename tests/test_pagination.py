@@ -3,7 +3,6 @@ page is an error, never a short read; resume data is checked; nothing fetched ah
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,8 +46,8 @@ PAGED = sorted(op.operation_id for op in registry().values() if op.paginated)
 async def test_every_paged_list_reads_to_its_end_or_its_cap(server: FakeHH, operation_id: str) -> None:
     """From the registry, not a hand list: per_page at the documented maximum, never past the cap."""
     operation = registry()[operation_id]
-    accepted = inspect.signature(operation.endpoint()._get_kwargs).parameters
-    arguments: dict[str, Any] = {name: "1" for name, p in accepted.items() if p.default is p.empty}
+    accepted = operation.by_python_name
+    arguments: dict[str, Any] = {p.python_name: "1" for p in operation.parameters if p.required}
     arguments.update({k: v for k, v in _required_query(operation_id).items() if k in accepted})
     if operation_id == "get-vacancies":
         arguments = {}
