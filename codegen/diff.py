@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .normalize import operations
+from .walk import operations
 
 
 def _type(schema: Any) -> str:

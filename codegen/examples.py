@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .normalize import operations
 from .specfile import resolve_pointer
+from .walk import operations
 
 JSON = "application/json"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 
-from .normalize import operations
+from .walk import operations
 
 EXTRAS = (
     "extra_query: Mapping[str, Any] | None = None",

@@ -21,7 +21,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.errors import GeneratorError
 
-from . import facade, normalize, overlay, registry, rules, specfile
+from . import facade, normalize, overlay, registry, specfile, strict_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -90,7 +90,7 @@ def generate(
     """Generate the raw client into ``destination``. A generator warning means a dropped schema, response or
     operation, so it fails the generation (and leaves ``destination`` as it was) unless allowed."""
     original, notes = overlaid(spec_path, overlays_dir)
-    strict_rules = rules.render(rules.extract(original))
+    strict = strict_spec.render(strict_spec.extract(original))
     spec = normalize.normalize(original, tolerant=tolerant)
     config = _config()
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +112,7 @@ def generate(
             "warnings": warnings,
             "overlay_notes": notes,
         }
-        (config.output_path / "spec_rules.json").write_text(strict_rules, encoding="utf-8")
+        (config.output_path / "spec_rules.json").write_text(strict, encoding="utf-8")
         (config.output_path / "generation.json").write_text(
             json.dumps(metadata, indent=2, ensure_ascii=False)
         )

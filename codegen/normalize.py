@@ -1,91 +1,21 @@
-"""General rules that make HH's published spec generator-safe.
+"""The normalizer's rules: general rewrites that make HH's spec generator-safe and its models tolerant.
 
 Each rule is written against a *pattern* in the spec, never against one schema by name, so it keeps working
-when HH publishes the next version. Rules run in order over the overlaid document, in place.
+when HH publishes the next version. ``RULES`` run in order over the overlaid document, in place;
+``TOLERANCE`` names those that make models accept more than the spec allows. Finding one's way through the
+document (operations, every schema, an object's properties) is ``walk``'s.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .specfile import HTTP_METHODS, resolve_pointer
 from .translit import python_name
-
-Schema = dict[str, Any]
-_COMBINERS = ("allOf", "oneOf", "anyOf")
-
-
-# --- walking every schema of the document -------------------------------------------------------------
-
-
-def _schema_children(schema: Schema) -> Iterator[Schema]:
-    for key in ("items", "not", "additionalProperties"):
-        child = schema.get(key)
-        if isinstance(child, dict):
-            yield child
-    for child in (schema.get("properties") or {}).values():
-        if isinstance(child, dict):
-            yield child
-    for key in _COMBINERS:
-        for child in schema.get(key) or ():
-            if isinstance(child, dict):
-                yield child
-
-
-def _media_schemas(holder: dict[str, Any]) -> Iterator[Schema]:
-    for media in (holder.get("content") or {}).values():
-        if isinstance(media, dict) and isinstance(media.get("schema"), dict):
-            yield media["schema"]
-
-
-def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in doc.get("paths", {}).items():
-        for method, op in item.items():
-            if method in HTTP_METHODS and isinstance(op, dict):
-                yield path, method, op
-
-
-def _root_schemas(doc: dict[str, Any]) -> Iterator[Schema]:
-    components = doc.get("components", {})
-    yield from (s for s in components.get("schemas", {}).values() if isinstance(s, dict))
-    for param in components.get("parameters", {}).values():
-        if isinstance(param.get("schema"), dict):
-            yield param["schema"]
-    for section in ("responses", "requestBodies"):
-        for holder in components.get(section, {}).values():
-            yield from _media_schemas(holder)
-    for path, _method, op in operations(doc):
-        params = [*doc["paths"][path].get("parameters", []), *op.get("parameters", [])]
-        for param in params:
-            if isinstance(param.get("schema"), dict):
-                yield param["schema"]
-        if isinstance(op.get("requestBody"), dict):
-            yield from _media_schemas(op["requestBody"])
-        for response in (op.get("responses") or {}).values():
-            if isinstance(response, dict):
-                yield from _media_schemas(response)
-
-
-def each_schema(doc: dict[str, Any]) -> Iterator[Schema]:
-    """Every schema object in the document, children before parents, each once."""
-    seen: set[int] = set()
-
-    def visit(schema: Schema) -> Iterator[Schema]:
-        if id(schema) in seen:
-            return
-        seen.add(id(schema))
-        for child in list(_schema_children(schema)):
-            yield from visit(child)
-        yield schema
-
-    for root in list(_root_schemas(doc)):
-        yield from visit(root)
-
-
-# --- rules ---------------------------------------------------------------------------------------------
+from .walk import COMBINERS, Schema, each_schema, media_schemas, object_properties, operations, resolved
 
 
 def schemaless_json_typed(doc: dict[str, Any]) -> None:
@@ -188,41 +118,15 @@ def nullable_enums_admit_null(doc: dict[str, Any]) -> None:
                 values.append(None)
 
 
-def _object_properties(schema: Schema, doc: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-    """The properties an object schema ends up with, through $refs, allOf and unions (first one wins)."""
-    if depth > 20:
-        return {}
-    if "$ref" in schema:
-        target = resolve_pointer(doc, schema["$ref"])
-        return _object_properties(target, doc, depth + 1) if isinstance(target, dict) else {}
-    merged: dict[str, Any] = {}
-    for key in _COMBINERS:
-        for member in schema.get(key) or ():
-            for name, prop in _object_properties(member, doc, depth + 1).items():
-                merged.setdefault(name, prop)
-    for name, prop in (schema.get("properties") or {}).items():
-        merged[name] = prop
-    return merged
-
-
-def _resolved(schema: Schema, doc: dict[str, Any]) -> Schema:
-    while "$ref" in schema:
-        target = resolve_pointer(doc, schema["$ref"])
-        if not isinstance(target, dict):
-            break
-        schema = target
-    return schema
-
-
 def unions_in_allof_merged(doc: dict[str, Any]) -> None:
     """An allOf member that is a union of objects ("fields A or fields B") becomes one object with the
     properties of all its alternatives: the generator can only take allOf over objects, and a tolerant model
     accepts either alternative anyway."""
     for schema in each_schema(doc):
         for index, member in enumerate(schema.get("allOf") or ()):
-            target = _resolved(member, doc)
+            target = resolved(member, doc)
             if any(k in target for k in ("oneOf", "anyOf")) and "properties" not in target:
-                schema["allOf"][index] = {"type": "object", "properties": _object_properties(target, doc)}
+                schema["allOf"][index] = {"type": "object", "properties": object_properties(target, doc)}
 
 
 def allof_conflicts_resolved(doc: dict[str, Any]) -> None:
@@ -234,13 +138,11 @@ def allof_conflicts_resolved(doc: dict[str, Any]) -> None:
             continue
         seen: dict[str, list[Any]] = {}
         for member in members:
-            for name, prop in _object_properties(member, doc).items():
+            for name, prop in object_properties(member, doc).items():
                 seen.setdefault(name, [])
                 if prop not in seen[name]:
                     seen[name].append(prop)
-        conflicts = {
-            name: props for name, props in seen.items() if len(props) > 1 and _really_differ(props, doc)
-        }
+        conflicts = {name: props for name, props in seen.items() if len(props) > 1 and _really_differ(props)}
         if not conflicts:
             continue
         override: dict[str, Any] = {}
@@ -251,12 +153,12 @@ def allof_conflicts_resolved(doc: dict[str, Any]) -> None:
         ]
 
 
-def _really_differ(props: list[Any], doc: dict[str, Any]) -> bool:
-    shapes = {repr(_shape(p, doc)) for p in props}
+def _really_differ(props: list[Any]) -> bool:
+    shapes = {repr(_shape(p)) for p in props}
     return len(shapes) > 1
 
 
-def _shape(prop: Any, doc: dict[str, Any]) -> Any:
+def _shape(prop: Any) -> Any:
     if not isinstance(prop, dict):
         return prop
     refs = [m.get("$ref") for k in ("oneOf", "anyOf") for m in prop.get(k) or ()]
@@ -265,7 +167,7 @@ def _shape(prop: Any, doc: dict[str, Any]) -> Any:
 
 def _without_properties(member: Schema, names: set[str], doc: dict[str, Any]) -> Schema:
     """The member as an inline object lacking ``names`` (a $ref is expanded to do so)."""
-    props = _object_properties(member, doc)
+    props = object_properties(member, doc)
     if not names & set(props):
         return member
     return {"type": "object", "properties": {k: v for k, v in props.items() if k not in names}}
@@ -366,10 +268,10 @@ def inline_objects_named(doc: dict[str, Any]) -> None:
     for _path, _method, op in operations(doc):
         base = _camel(op.get("operationId", "operation"))
         for status, response in (op.get("responses") or {}).items():
-            for schema in _media_schemas(response) if isinstance(response, dict) else ():
+            for schema in media_schemas(response) if isinstance(response, dict) else ():
                 hoist(schema, f"{base}Response{status}")
         if isinstance(op.get("requestBody"), dict):
-            for schema in _media_schemas(op["requestBody"]):
+            for schema in media_schemas(op["requestBody"]):
                 hoist(schema, f"{base}Body")
 
 
@@ -392,7 +294,7 @@ def single_unions_collapsed(doc: dict[str, Any]) -> None:
             for name, value in member.items():
                 if name == "nullable":
                     schema["nullable"] = bool(schema.get("nullable")) or bool(value)
-                elif name not in schema or name in _COMBINERS or name == "type":
+                elif name not in schema or name in COMBINERS or name == "type":
                     schema[name] = value
 
 
@@ -421,7 +323,7 @@ def models_unlike_their_fields(doc: dict[str, Any]) -> None:
     from_dict() reuse one local name for both; such a component is renamed ``IdObject``."""
     schemas = doc.get("components", {}).get("schemas", {})
     for key in list(schemas):
-        if _snake(key) in _object_properties(schemas[key], doc):
+        if _snake(key) in object_properties(schemas[key], doc):
             new = f"{key}Object"
             while new in schemas:
                 new += "Object"
@@ -536,58 +438,6 @@ def ascii_tags(doc: dict[str, Any]) -> None:
         for name, tag in merged.items()
     ]
     doc["tags"] = list({t["name"]: t for t in doc["tags"]}.values())
-
-
-def _response_schema(op: dict[str, Any]) -> Schema | None:
-    for status, response in (op.get("responses") or {}).items():
-        if str(status).startswith("2") and isinstance(response, dict):
-            media = (response.get("content") or {}).get("application/json")
-            schema = media.get("schema") if isinstance(media, dict) else None
-            if isinstance(schema, dict):
-                return schema
-    return None
-
-
-def paginated(op: dict[str, Any], doc: dict[str, Any]) -> bool:
-    """HH's paged lists: ``page``/``per_page`` parameters and a body of ``{items, found, pages, page}``."""
-    names = {p.get("name") for p in op.get("parameters", [])}
-    schema = _response_schema(op)
-    if not ({"page", "per_page"} <= names and schema):
-        return False
-    return {"items", "pages"} <= set(_object_properties(schema, doc))
-
-
-_STATED_DEFAULT = re.compile(r"по умолчанию\W*(\d+)")
-_STATED_MAXIMUM = re.compile(r"максим\w*(?: значение)?\W*(\d+)")
-
-
-def per_page_limits(op: dict[str, Any]) -> dict[str, int] | None:
-    """``per_page``'s default and maximum as the spec declares them, or else as the parameter's description
-    states them ("по умолчанию — 20, максимум — 100")."""
-    for param in op.get("parameters", []):
-        if param.get("name") == "per_page":
-            text = param.get("description") or ""
-            declared = {
-                "default": param.get("x-hh-default") or _stated(_STATED_DEFAULT, text),
-                "maximum": (param.get("schema") or {}).get("maximum") or _stated(_STATED_MAXIMUM, text),
-            }
-            return {k: int(v) for k, v in declared.items() if isinstance(v, int | float)}
-    return None
-
-
-def _stated(pattern: re.Pattern[str], text: str) -> int | None:
-    found = pattern.search(text)
-    return int(found.group(1)) if found else None
-
-
-_DEPTH_CAP = re.compile(r"глубина возвращаемых результатов не может быть больше\W*(\d+)")
-
-
-def depth_cap(op: dict[str, Any]) -> int | None:
-    """How deep a paged list goes (``(page + 1) * per_page`` at most), as HH's description of the
-    operation states it: "глубина возвращаемых результатов не может быть больше 2000"."""
-    found = _DEPTH_CAP.search(op.get("description") or "")
-    return int(found.group(1)) if found else None
 
 
 RULES: tuple[Callable[[dict[str, Any]], None], ...] = (

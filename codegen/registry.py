@@ -14,7 +14,8 @@ from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 from openapi_python_client.parser.properties.list_property import ListProperty
 from openapi_python_client.parser.properties.union import UnionProperty
 
-from .normalize import depth_cap, operations, paginated, per_page_limits
+from .facts import depth_cap, paginated, per_page_limits
+from .walk import operations
 
 ModelRef = str | tuple[str, ...] | None
 """'module:Class', a tuple of them for a union body, None when the body is not JSON or not a model."""

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .examples import spec_examples
-from .normalize import operations
 from .specfile import HTTP_METHODS
+from .walk import operations
 
 JSON = "application/json"
 

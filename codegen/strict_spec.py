@@ -1,8 +1,9 @@
-"""The spec's own rules, kept for strict validation and the fake server: ``hh_async/_raw/spec_rules.json``.
+"""The strict spec: the spec as HH states it, for strict validation and the fake server.
 
 The generated models are tolerant on purpose (HH's bodies are looser than its spec). Users and tests who want
 the spec enforced validate against these schemas: the overlaid spec *before* normalization, reduced to what
-validation reads (no descriptions or examples).
+validation reads (no descriptions or examples), plus the first example of each body. ``generate`` writes it
+to ``hh_async/_raw/spec_rules.json``, which ``hh_async.validation`` reads (the fake server through it).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import json
 from typing import Any
 
 from .examples import spec_examples
-from .normalize import each_schema, operations
 from .specfile import resolve_pointer
+from .walk import each_schema, operations
 
 JSON = "application/json"
 _PROSE = ("description", "title", "example", "examples", "externalDocs", "deprecated", "x-name")
@@ -51,24 +52,24 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
             if schema is not None:
                 entry["responses"][str(status)] = schema
         ops[op["operationId"]] = entry
-    rules = copy.deepcopy({"schemas": spec.get("components", {}).get("schemas", {}), "operations": ops})
+    strict = copy.deepcopy({"schemas": spec.get("components", {}).get("schemas", {}), "operations": ops})
     # One walk over every schema: the components, and each operation's body and response schemas.
     roots = [
         s
-        for e in rules["operations"].values()
+        for e in strict["operations"].values()
         for s in (e.get("body"), *e["responses"].values(), *(p.get("schema") for p in e["parameters"]))
         if s
     ]
-    walked = {**rules["schemas"], **{f"operation {i}": root for i, root in enumerate(roots)}}
+    walked = {**strict["schemas"], **{f"operation {i}": root for i, root in enumerate(roots)}}
     for schema in list(each_schema({"components": {"schemas": walked}})):
         for key in _PROSE:
             schema.pop(key, None)
     # The first example of each body, for the fake server (hh_async.testing) to answer with.
-    rules["examples"] = {}
+    strict["examples"] = {}
     for operation_id, status, _name, value in spec_examples(spec):
-        rules["examples"].setdefault(operation_id, {}).setdefault(status, value)
-    return rules
+        strict["examples"].setdefault(operation_id, {}).setdefault(status, value)
+    return strict
 
 
-def render(rules: dict[str, Any]) -> str:
-    return json.dumps(rules, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def render(strict: dict[str, Any]) -> str:
+    return json.dumps(strict, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from codegen import specfile
-from codegen.normalize import operations
+from codegen.walk import operations
 from hh_async import errors as e
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codegen.normalize import depth_cap, normalize, per_page_limits
+from codegen.facts import depth_cap, per_page_limits
+from codegen.normalize import normalize
 
 
 def spec(
