@@ -82,11 +82,12 @@ def parameters(endpoint: Endpoint) -> list[tuple[Any, ...]]:
 
 
 def _body(endpoint: Endpoint) -> dict[str, Any] | None:
-    """The request body: how it is sent (``json`` or ``form``), its model, and whether it is required."""
+    """The request body: how it is sent (``json``, ``form`` or ``multipart``), its model, and whether it is
+    required."""
     if not endpoint.bodies:
         return None
     body = endpoint.bodies[0]
-    media = {"json": "json", "data": "form"}.get(str(body.body_type.value))
+    media = {"json": "json", "data": "form", "files": "multipart"}.get(str(body.body_type.value))
     if media is None:
         raise ValueError(f"{endpoint.name}: a {body.body_type.value} body is not supported by the client")
     return {"media": media, "model_ref": _model_ref(body.prop), "required": bool(body.prop.required)}

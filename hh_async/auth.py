@@ -41,7 +41,14 @@ import attrs
 import httpx
 
 from .cancellation import shielded
-from .errors import AppTokenTooEarlyError, HHError, ReauthorizationRequired, error_from_response
+from .errors import (
+    AppTokenTooEarlyError,
+    HHError,
+    ReauthorizationRequired,
+    TokenExpiredError,
+    TokenRevokedError,
+    error_from_response,
+)
 from .tokens import MemoryTokenStore, TokenPair, TokenStore
 
 TOKEN_URL = "https://api.hh.ru/token"
@@ -69,17 +76,13 @@ class StaticToken(httpx.Auth):
         return "StaticToken(***)"
 
 
-async def _error_values(response: httpx.Response) -> set[str]:
-    """The ``value``s of HH's ``errors`` in a 401/403 (read here: the flow sees responses unread)."""
+async def _refusal(response: httpx.Response) -> HHError | None:
+    """What HH says of the token in a 401/403, read by the one reader of error bodies (``errors``); the
+    flow sees responses unread."""
     if response.status_code not in (401, 403):
-        return set()
+        return None
     await response.aread()
-    try:
-        body = response.json()
-    except ValueError:
-        return set()
-    entries = body.get("errors") if isinstance(body, dict) else None
-    return {str(e.get("value")) for e in entries or () if isinstance(e, dict)}
+    return error_from_response(response)
 
 
 _SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "code", "code_verifier"})
@@ -206,12 +209,12 @@ class UserToken(_TokenAuth):
             pair = await self.refresh(pair)
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
-        problems = await _error_values(response) & {"token_expired", "token_revoked", "bad_authorization"}
-        if not problems:
+        refusal = await _refusal(response)
+        if not isinstance(refusal, TokenExpiredError | TokenRevokedError):
             return
         if self._pair is not None and self._pair.access_token != pair.access_token:
             pair = self._pair  # refreshed while this request was in flight: HH refused the old token
-        elif "token_expired" in problems:
+        elif isinstance(refusal, TokenExpiredError):
             pair = await self.refresh(pair, expired=True)
         else:
             return  # revoked or unknown: only a new login helps, and the caller gets the error
@@ -329,7 +332,7 @@ class AppToken(_TokenAuth):
         pair = await self._token()
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
-        if await _error_values(response) & {"token_revoked", "bad_authorization"}:
+        if isinstance(await _refusal(response), TokenRevokedError):
             pair = await self._token(replacing=pair)  # revoked: someone obtained a new one, maybe stored
             request.headers["Authorization"] = f"Bearer {pair.access_token}"
             yield request

@@ -263,6 +263,7 @@ class HHClient(Operations):
             extensions=extensions,
             json=parts.json,
             data=parts.form,
+            files=parts.files,
         )
         return await self._dispatch(request)
 
@@ -278,6 +279,7 @@ class HHClient(Operations):
             timeout=timeout,
             json=parts.json,
             data=parts.form,
+            files=parts.files,
         )
         auth = self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
         return await self._http.send(request, auth=auth)

@@ -61,12 +61,17 @@ class HHError(Exception):
     def types(self) -> tuple[str, ...]:
         return tuple(e.type for e in self.errors)
 
+    advice = ""
+    """What to do about it, when there is something to do; part of str()."""
+
     def __str__(self) -> str:
         parts = [self.message]
         if self.status is not None:
             parts.append(f"status {self.status}")
         if self.request_id:
             parts.append(f"request_id {self.request_id}")
+        if self.advice:
+            parts.append(self.advice)
         return "; ".join(parts)
 
     def __repr__(self) -> str:
@@ -102,6 +107,8 @@ class BadJsonDataError(BadRequestError):
 class BadUserAgentError(BadRequestError):
     """400 ``bad_user_agent``: the User-Agent was missing (``unset``) or is blacklisted."""
 
+    advice = "HH wants a User-Agent with your app and a contact: user_agent='MyApp/1.0 (me@example.com)'"
+
 
 class NotFoundError(HHError):
     """404."""
@@ -126,9 +133,35 @@ class TokenExpiredError(AuthorizationError):
 class TokenRevokedError(AuthorizationError):
     """The token was revoked or deactivated (e.g. the user changed the password): log in again."""
 
+    advice = "the token no longer works (revoked, or the password changed): log the user in again"
+
+
+class ApplicationNotApprovedError(AuthorizationError):
+    """HH does not know the application (``application_not_found``, a deleted client id), or has not
+    approved it yet."""
+
+    advice = (
+        "HH does not accept this application: check it at dev.hh.ru/admin "
+        "(a new one is reviewed for up to 15 working days)"
+    )
+
+
+class AnonymousAccessRefusedError(ForbiddenError):
+    """403 to a call without a token: since April 2026 HH answers anonymous API calls so, from any IP."""
+
+    advice = "HH no longer answers calls without a token: pass auth=AppToken(client_id, client_secret)"
+
+
+class GeoBlockedError(HHError):
+    """451: HH refuses requests from the caller's region (seen for IPs outside Russia since 2026)."""
+
+    advice = "HH refuses this network's region (HTTP 451): call from a network in Russia"
+
 
 class CaptchaRequiredError(ForbiddenError):
     """403 ``captcha_required``: a person must solve a captcha (asked only of requests without a token)."""
+
+    advice = "a person must solve HH's captcha: open captcha_url_with_backurl(...), or call with a token"
 
     @property
     def captcha_url(self) -> str | None:
@@ -156,6 +189,8 @@ class CaptchaRequiredError(ForbiddenError):
 
 class LimitExceededError(HHError):
     """A quota is spent (daily resume views, searches, drafts, ...): retrying will not help today."""
+
+    advice = "a quota is spent: retrying will not help before it renews"
 
 
 class RateLimitedError(HHError):
@@ -189,6 +224,7 @@ class DecodeError(HHError):
 # --- classification ------------------------------------------------------------------------------------
 
 _TOKEN_REVOKED = frozenset({"token_revoked", "bad_authorization", "token_deactivated"})
+_APPLICATION_UNKNOWN = frozenset({"application_not_found", "client-id-deleted"})
 
 
 def _details(body: Mapping[str, Any]) -> list[ErrorDetail]:
@@ -213,6 +249,8 @@ def _api_error_class(status: int, details: Sequence[ErrorDetail]) -> type[HHErro
         return TokenExpiredError
     if values & _TOKEN_REVOKED:
         return TokenRevokedError
+    if values & _APPLICATION_UNKNOWN:
+        return ApplicationNotApprovedError
     if "oauth" in types:
         return AuthorizationError
     if "bad_user_agent" in types:
@@ -225,6 +263,8 @@ def _api_error_class(status: int, details: Sequence[ErrorDetail]) -> type[HHErro
 
 
 def _by_status(status: int) -> type[HHError]:
+    if status == 451:
+        return GeoBlockedError
     if status == 400:
         return BadRequestError
     if status == 403:
@@ -253,6 +293,17 @@ def _excerpt(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
+def _refined(cls: type[HHError], response: httpx.Response) -> type[HHError]:
+    """A bare 403 to a call without a token is HH's 2026 refusal of anonymous calls."""
+    if cls is not ForbiddenError:
+        return cls
+    try:
+        anonymous = "authorization" not in response.request.headers
+    except RuntimeError:  # a response built without its request
+        return cls
+    return AnonymousAccessRefusedError if anonymous else cls
+
+
 def error_from_response(response: httpx.Response) -> HHError:
     """The exception for an error answer of HH."""
     status = response.status_code
@@ -260,7 +311,7 @@ def error_from_response(response: httpx.Response) -> HHError:
     try:
         body = json.loads(response.content) if response.content else {}
     except (ValueError, UnicodeDecodeError):
-        cls = _by_status(status)
+        cls = _refined(_by_status(status), response)
         excerpt = _excerpt(response.content.decode("utf-8", "replace"))
         return cls(
             f"HTTP {status} with a body that is not JSON: {excerpt!r}",
@@ -269,7 +320,7 @@ def error_from_response(response: httpx.Response) -> HHError:
             response=response,
         )
     if not isinstance(body, Mapping):
-        return _by_status(status)(
+        return _refined(_by_status(status), response)(
             f"HTTP {status}: {_excerpt(response.text)}",
             status=status,
             request_id=request_id,
@@ -290,7 +341,7 @@ def error_from_response(response: httpx.Response) -> HHError:
             response=response,
         )
     details = _details(body)
-    cls = _api_error_class(status, details)
+    cls = _refined(_api_error_class(status, details), response)
     described = next((str(d.extra["description"]) for d in details if d.extra.get("description")), None)
     listed = ", ".join(f"{d.type}" + (f"/{d.value}" if d.value else "") for d in details)
     if not listed:  # not HH's shape (a proxy's or gateway's JSON): what it said is all there is to go on

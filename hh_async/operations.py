@@ -43,7 +43,7 @@ class Parameter:
 @attrs.frozen
 class Body:
     media: str
-    """``json`` or ``form`` (``application/x-www-form-urlencoded``)."""
+    """``json``, ``form`` (``application/x-www-form-urlencoded``) or ``multipart`` (``form-data``)."""
     model_ref: str | tuple[str, ...] | None = attrs.field(repr=False)
     required: bool
 

@@ -2,14 +2,13 @@
 
 Idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS) are retried on connection errors, timeouts, 429 and
 502/503/504, with capped exponential backoff and full jitter, honouring ``Retry-After`` (seconds or an HTTP
-date) when HH or a proxy sends one. POST is retried only when the caller opts in. A spent quota (HH's
-``*_limit_exceeded``) is not retried: it will not come back today. Attempts and a total time budget bound it
-all; per call, ``request.extensions["hh_retry"]`` may carry another policy.
+date) when HH or a proxy sends one. POST is retried only when the caller opts in. A spent quota (what
+``errors`` raises as ``LimitExceededError``) is not retried: it will not come back today. Attempts and a
+total time budget bound it all; per call, ``request.extensions["hh_retry"]`` may carry another policy.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,8 @@ from email.utils import parsedate_to_datetime
 import anyio
 import attrs
 import httpx
+
+from .errors import LimitExceededError, error_from_response
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -59,14 +60,8 @@ def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) 
 
 
 def _quota_spent(response: httpx.Response) -> bool:
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return False
-    entries = body.get("errors") if isinstance(body, dict) else None
-    return any(
-        isinstance(e, dict) and str(e.get("value", "")).endswith("limit_exceeded") for e in entries or ()
-    )
+    """A 429 for a spent quota (``*_limit_exceeded``, ``quota_exceeded``): classified as errors does."""
+    return isinstance(error_from_response(response), LimitExceededError)
 
 
 async def _read(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
@@ -114,7 +109,9 @@ class RetryTransport(httpx.AsyncBaseTransport):
             else:
                 if response.status_code not in policy.statuses or last:
                     return response
-                if response.status_code == 429 and _quota_spent(response):
+                if response.status_code == 429 and isinstance(
+                    error_from_response(response), LimitExceededError
+                ):
                     return response
                 asked = retry_after(response)
                 delay = asked if asked is not None else policy.backoff(attempt - 1, self._rng)

@@ -34,6 +34,8 @@ class Parts:
     headers: dict[str, str]
     json: Any = None
     form: Mapping[str, Any] | None = None
+    files: Any = None
+    """``multipart/form-data`` parts, as httpx's ``files=`` takes them."""
 
 
 def build(
@@ -79,7 +81,12 @@ def build(
         if body.required:
             raise TypeError(f"{operation.function}() needs body; got None")
         value = {} if extra_body else None
-    if value is not None:
+    if value is not None and body.media == "multipart":
+        if extra_body:
+            raise TypeError(f"{operation.function}(): extra_body cannot be added to a multipart body")
+        to_multipart = getattr(value, "to_multipart", None)
+        parts.files = to_multipart() if to_multipart is not None else value
+    elif value is not None:
         data = plain(value)
         if extra_body:
             if not isinstance(data, dict):

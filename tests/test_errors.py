@@ -231,6 +231,8 @@ def test_every_documented_error_maps_to_its_class(shared_specs: list[Path]) -> N
             assert isinstance(error, e.TokenExpiredError), label
         elif value in ("token_revoked", "bad_authorization"):
             assert isinstance(error, e.TokenRevokedError), label
+        elif value == "application_not_found":
+            assert isinstance(error, e.ApplicationNotApprovedError), label
         elif kind == "oauth":
             assert isinstance(error, e.AuthorizationError), label
         elif (status, kind) == (400, "bad_argument"):

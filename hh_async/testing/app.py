@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -59,6 +60,7 @@ class FakeHHApp:
         """Called with the query before each ``GET /vacancies`` is answered (in the server's thread): a
         test changes the data there (``dataset.archive``, ``dataset.publish``) at the request it chooses."""
         self._routes = _compile_routes()
+        self._request_ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -81,7 +83,10 @@ class FakeHHApp:
         if fault is not None and await _inject(fault, send, self.faults.slow_seconds):
             return
         status, payload, extra = self.handle(method, path, headers, query, body)
-        await _respond(send, status, payload, extra)
+        request_id = f"fake-{next(self._request_ids)}"  # one per answer, in the header and HH's body
+        if isinstance(payload, dict) and "request_id" in payload:
+            payload = {**payload, "request_id": request_id}
+        await _respond(send, status, payload, {"x-request-id": request_id, **extra})
 
     # --- dispatch -----------------------------------------------------------------------------------------
 
@@ -101,6 +106,9 @@ class FakeHHApp:
             if self.oauth.invalidate(headers.get("authorization")):
                 return 204, None, {}
             return _errors(403, "oauth", "bad_authorization")
+        refused = self._refusal(headers)
+        if refused is not None:
+            return refused
         problem = self.oauth.check(headers.get("authorization"))
         if problem is not None:
             return _errors(403, "oauth", problem)
@@ -134,6 +142,16 @@ class FakeHHApp:
                 return _errors(404, "not_found", None)
             return 200, self.dataset.vacancy(index, self.base_url), {}
         return self.from_spec(operation_id, query)
+
+    def _refusal(self, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
+        refuse = self.faults.refuse
+        if refuse == "geo":
+            return 451, "Unavailable For Legal Reasons", {"content-type": "text/plain"}
+        if refuse == "anonymous" and "authorization" not in headers:
+            return 403, {"description": "Forbidden", "errors": [{"type": "forbidden"}], "request_id": ""}, {}
+        if refuse == "application" and "authorization" in headers:
+            return _errors(403, "forbidden", "application_not_found")
+        return None
 
     def _match(self, method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
         for route_method, pattern, template, operation_id in self._routes:
@@ -340,9 +358,12 @@ def _errors(
 
 
 async def _respond(send: Send, status: int, payload: Any, extra: dict[str, str]) -> None:
-    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-    headers = [(b"content-length", str(len(body)).encode()), (b"x-request-id", b"fake-request")]
-    if payload is not None:
+    if isinstance(payload, str):  # a plain-text answer (a proxy's, say)
+        body = payload.encode()
+    else:
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    if payload is not None and "content-type" not in extra:
         headers.append((b"content-type", b"application/json; charset=utf-8"))
     headers += [(k.encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -10,6 +10,7 @@ from collections import Counter, deque
 import attrs
 
 KINDS = ("503", "502_html", "429", "drop", "truncate", "slow")
+REFUSALS = (None, "anonymous", "geo", "application")
 
 
 @attrs.define
@@ -24,6 +25,9 @@ class Faults:
     """Above this many requests in the last second, answer 429 (HH: about 10 per IP)."""
     captcha_for_anonymous: bool = False
     """Searches without a token get ``403 captcha_required``, as HH asks after the first one."""
+    refuse: str | None = None
+    """HH's access refusals, for every API call: ``anonymous`` (a bare 403 to calls without a token, as
+    since April 2026), ``geo`` (451 to this region) or ``application`` (403 ``application_not_found``)."""
     slow_seconds: float = 5.0
     latency: float = 0.0
     """Seconds every answer waits before it starts: the round trip to a real HH (about 0.05 from Moscow)."""
@@ -37,6 +41,8 @@ class Faults:
         unknown = set(self.kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {KINDS}")
+        if self.refuse not in REFUSALS:
+            raise ValueError(f"unknown refusal {self.refuse!r}; known: {REFUSALS[1:]}")
         if not 0 <= self.rate <= 1:
             raise ValueError(f"rate is a probability, got {self.rate}")
         self._rng = random.Random(self.seed)
