@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import signal
 import stat
 import subprocess
@@ -18,7 +20,8 @@ import attrs
 import httpx
 import pytest
 
-from hh_async.cli import Output
+from hh_async.cli.output import Output
+from hh_async.cli.parser import build_parser
 from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH, Faults
 
 HH_ASYNC = str(Path(sys.executable).with_name("hh-async"))
@@ -233,6 +236,9 @@ def test_call_runs_any_operation_with_typed_arguments(server: FakeHH) -> None:
             [*CREDENTIALS, "--token-file", "t.json", "auth", "login", "--redirect-uri", "https://my.app/cb"],
             "loopback",
         ),
+        (["search", "--date-from", "yesterday"], "--date-from: ISO 8601 expected"),
+        (["search", "--all", "--date-to", "2026-13-01"], "--date-to: ISO 8601 expected"),
+        (["--base-url", "notaurl", "call", "get-vacancy", "vacancy_id=1"], "--base-url: an http(s) URL"),
     ],
 )
 def test_bad_usage_is_a_clear_error_with_exit_code_2(server: FakeHH, args: list[str], message: str) -> None:
@@ -279,3 +285,60 @@ def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(
     assert pair["access_token"] and pair["refresh_token"]
     me = hh_async(server, *credentials, "call", "get-current-user-info")
     assert me.returncode == 0, me.stderr
+
+
+def test_values_argparse_can_check_are_refused_before_any_request(server: FakeHH) -> None:
+    requests = server.app.requests.total()
+    for args in (["search", "--all", "--date-from", "yesterday"], ["--base-url", "notaurl", "search"]):
+        done = hh_async(server, *args)
+        assert done.returncode == 2 and "error: argument" in done.stderr, done.stderr
+    environment = {**os.environ, "HH_BASE_URL": "notaurl"}
+    from_env = subprocess.run([HH_ASYNC, *UA, "search"], env=environment, capture_output=True, text=True)
+    assert from_env.returncode == 2 and "--base-url: an http(s) URL" in from_env.stderr, from_env.stderr
+    assert server.app.requests.total() == requests
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["call", "get-vacancies", "per_page=100"], ["search", "--no-progress"]],  # more than a pipe holds
+    ids=["call", "search"],
+)
+def test_a_reader_that_leaves_early_ends_the_command_quietly(
+    server: FakeHH, spawn: Spawn, command: list[str]
+) -> None:
+    """``hh-async ... | head``: no traceback, and 141 like any tool stopped by SIGPIPE (`set -o pipefail`
+    sees the output was cut short)."""
+    running = spawn(server, *command, stdout=subprocess.PIPE)
+    assert running.stdout is not None and running.stderr is not None
+    assert running.stdout.readline()  # what `head -1` takes, then it leaves
+    running.stdout.close()
+    stderr = running.stderr.read()
+    assert running.wait(timeout=60) == 141, stderr
+    assert stderr == ""
+
+
+def test_the_examples_in_the_help_are_commands_that_parse() -> None:
+    for command in ([], ["auth"], ["auth", "login"], ["auth", "app-token"]):
+        shown = subprocess.run([HH_ASYNC, *command, "--help"], capture_output=True, text=True, check=True)
+        commands = [line.partition("#")[0].strip() for line in shown.stdout.splitlines()]
+        examples = [shlex.split(c) for c in commands if c.startswith("hh-async ") and "..." not in c]
+        if command:  # the auth helps show how to log in
+            assert any(words[-2:] == ["auth", "login"] for words in examples), shown.stdout
+        assert examples
+        for words in examples:
+            try:
+                build_parser(None).parse_args(words[1:])
+            except SystemExit:
+                pytest.fail(f"`{' '.join(words)}` (in `hh-async {' '.join(command)} --help`) does not parse")
+
+
+def test_every_option_has_a_help_text() -> None:
+    def without_help(parser: argparse.ArgumentParser, path: str) -> Iterator[str]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, command in action.choices.items():
+                    yield from without_help(command, f"{path} {name}")
+            elif action.option_strings and not action.help:
+                yield f"{path} {action.option_strings[0]}"
+
+    assert list(without_help(build_parser(None), "hh-async")) == []
