@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
@@ -49,6 +48,7 @@ from .errors import (
     TokenRevokedError,
     error_from_response,
 )
+from .events import NO_EVENTS, Events, events_of, request_id
 from .tokens import MemoryTokenStore, TokenPair, TokenStore
 
 TOKEN_URL = "https://api.hh.ru/token"
@@ -58,7 +58,6 @@ APP_TOKEN_INTERVAL = 300.0
 TOKEN_TIMEOUT = 30.0
 """Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
 
-logger = logging.getLogger("hh_async.auth")
 T = TypeVar("T")
 
 
@@ -122,7 +121,8 @@ class _TokenEndpoint:
         except TimeoutError:
             raise TimeoutError(f"the token request and save took longer than {self.timeout} s") from None
 
-    async def grant(self, grant_type: str, **fields: str | None) -> dict[str, Any]:
+    async def grant(self, grant_type: str, **fields: str | None) -> tuple[dict[str, Any], str | None]:
+        """HH's answer to a grant, and the id HH gave that answer (for logs and its support)."""
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
         data = {"grant_type": grant_type, **{k: v for k, v in fields.items() if v is not None}}
@@ -138,7 +138,7 @@ class _TokenEndpoint:
                 raise ValueError("no access_token")
         except (ValueError, AttributeError) as exc:
             raise HHError(f"the token endpoint answered 200 without a token ({exc})", status=200) from None
-        return body
+        return body, request_id(response)
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
@@ -206,7 +206,7 @@ class UserToken(_TokenAuth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self.current()
         if pair.expired(self._clock()):
-            pair = await self.refresh(pair)
+            pair = await self.refresh(pair, events=events_of(request))
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
         refusal = await _refusal(response)
@@ -215,13 +215,15 @@ class UserToken(_TokenAuth):
         if self._pair is not None and self._pair.access_token != pair.access_token:
             pair = self._pair  # refreshed while this request was in flight: HH refused the old token
         elif isinstance(refusal, TokenExpiredError):
-            pair = await self.refresh(pair, expired=True)
+            pair = await self.refresh(pair, expired=True, events=events_of(request))
         else:
             return  # revoked or unknown: only a new login helps, and the caller gets the error
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         yield request
 
-    async def refresh(self, stale: TokenPair, *, expired: bool = False) -> TokenPair:
+    async def refresh(
+        self, stale: TokenPair, *, expired: bool = False, events: Events = NO_EVENTS
+    ) -> TokenPair:
         """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store)."""
         async with self._lock:
             if self._refused is not None:  # HH refused while this task waited: no second attempt
@@ -239,7 +241,7 @@ class UserToken(_TokenAuth):
                     return stored
 
                 async def refresh_and_keep() -> TokenPair:
-                    self._pair = await self._refresh(stale, expired)
+                    self._pair = await self._refresh(stale, expired, events)
                     return self._pair
 
                 try:
@@ -249,23 +251,25 @@ class UserToken(_TokenAuth):
                         self._refused = (stale, exc)
                     raise
 
-    async def _refresh(self, stale: TokenPair, expired: bool) -> TokenPair:
+    async def _refresh(self, stale: TokenPair, expired: bool, events: Events) -> TokenPair:
         if not stale.refresh_token:
             raise ReauthorizationRequired("the access token expired and there is no refresh token")
         self.refreshes += 1
         try:
-            body = await self._endpoint.grant("refresh_token", refresh_token=stale.refresh_token)
+            body, answer_id = await self._endpoint.grant("refresh_token", refresh_token=stale.refresh_token)
         except ReauthorizationRequired as exc:
             if exc.description == "token not expired" and not expired:
                 # Our clock ran ahead of HH's: the token still works. Use it a little longer.
-                logger.warning("HH says the access token has not expired yet; retrying the refresh later")
                 later = attrs.evolve(stale, expires_at=self._clock() + 60)
                 await self.store.save(later)
+                message = "HH says the access token has not expired yet; the refresh is retried later"
+                events.emit("refresh", message, request_id=exc.request_id)
                 return later
+            events.emit("refresh", f"HH refused the refresh: {exc.message}", request_id=exc.request_id)
             raise
         pair = TokenPair.from_response(body, self._clock())
         await self.store.save(pair)  # persisted before anyone uses it: the old refresh token is spent
-        logger.info("refreshed the user token; expires at %s", pair)
+        events.emit("refresh", f"refreshed the user token; {pair}", request_id=answer_id)
         return pair
 
 
@@ -293,7 +297,7 @@ class AppToken(_TokenAuth):
         """The application token in use: the stored one, or a new one requested now."""
         return await self._token()
 
-    async def _token(self, replacing: TokenPair | None = None) -> TokenPair:
+    async def _token(self, replacing: TokenPair | None = None, events: Events = NO_EVENTS) -> TokenPair:
         """The token, or one other than ``replacing`` (which HH refused): from memory, else from the store
         (another process may have obtained one), else from HH."""
 
@@ -321,19 +325,21 @@ class AppToken(_TokenAuth):
                 self.requests += 1
 
                 async def obtain_and_keep() -> TokenPair:
-                    body = await self._endpoint.grant("client_credentials")
+                    body, answer_id = await self._endpoint.grant("client_credentials")
                     pair = self._pair = TokenPair.from_response(body, now)
                     await self.store.save(pair)
+                    events.emit("token", "obtained an application token", request_id=answer_id)
                     return pair
 
                 return await self._endpoint.shielded(obtain_and_keep)  # HH revoked the old one as it answered
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        pair = await self._token()
+        pair = await self._token(events=events_of(request))
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
         if isinstance(await _refusal(response), TokenRevokedError):
-            pair = await self._token(replacing=pair)  # revoked: someone obtained a new one, maybe stored
+            # Revoked: someone obtained a new one, maybe in the store.
+            pair = await self._token(replacing=pair, events=events_of(request))
             request.headers["Authorization"] = f"Bearer {pair.access_token}"
             yield request
 
@@ -416,13 +422,14 @@ async def exchange_code(
     )
 
     async def exchange_and_save() -> None:
-        body = await endpoint.grant(
+        body, answer_id = await endpoint.grant(
             "authorization_code",
             code=code,
             redirect_uri=request.redirect_uri,
             code_verifier=request.code_verifier,
         )
         await auth.store.save(TokenPair.from_response(body, clock()))
+        NO_EVENTS.emit("token", "obtained the user's token pair for a login code", request_id=answer_id)
 
     try:
         await endpoint.shielded(exchange_and_save)  # the code is spent once HH answers: keep the pair

@@ -12,10 +12,11 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,6 +27,7 @@ from ._raw.types import Response
 from .buffered_transport import BufferedTransport
 from .drift import DriftMonitor
 from .errors import DecodeError, HHError, error_from_response
+from .events import Events, Hook, debug_from_environment
 from .jsonlib import loads
 from .operations import Operation, registry
 from .pagination import Cursor, Paginator, resolve
@@ -33,6 +35,7 @@ from .retry import RetryPolicy, RetryTransport
 from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleTransport
 
+T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.hh.ru"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -71,6 +74,7 @@ class HHClient(Operations):
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         drift: DriftMonitor | None = None,
+        event_hooks: Mapping[str, Sequence[Hook]] | None = None,
     ) -> None:
         """
         Args:
@@ -82,6 +86,8 @@ class HHClient(Operations):
             transport: the innermost transport (a test double, an ASGI app...); retry and throttle wrap it.
             http_client: an httpx.AsyncClient you configured yourself; used as is and not closed by us.
             drift: a DriftMonitor to log what HH sends beyond the spec.
+            event_hooks: callables per event kind (``request``, ``response``, ``retry``, ``slowdown``,
+                ``throttle_wait``, ``token``, ``refresh``), each given an ``Event``: see ``hh_async.events``.
         """
         if not user_agent or not user_agent.strip():
             raise ValueError("user_agent is required by HH, e.g. 'MyApp/1.0 (me@example.com)'")
@@ -89,6 +95,8 @@ class HHClient(Operations):
         self.locale = locale
         self.drift = drift
         self._auth = auth
+        debug_from_environment()
+        self._events = Events(event_hooks)
         headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent}
         self._stack: httpx.AsyncBaseTransport | None = None
         if http_client is not None:
@@ -253,7 +261,7 @@ class HHClient(Operations):
         if parts.headers:
             headers = httpx.Headers(headers)
             headers.update(parts.headers)
-        extensions: dict[str, Any] = {"timeout": self._timeout_dict}
+        extensions: dict[str, Any] = {"timeout": self._timeout_dict, "hh_events": self._events}
         if self._retry is not None:
             extensions["hh_retry"] = self._retry
         request = httpx.Request(
@@ -304,12 +312,23 @@ class HHClient(Operations):
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         assert self._stack is not None
+        events = self._events
+        events.emit("request", "sending", request=request)
+        started = time.perf_counter()
         response = await self._stack.handle_async_request(request)
         response.request = request
         try:
             await response.aread()
         finally:
             await response.aclose()
+        elapsed = time.perf_counter() - started
+        events.emit(
+            "response",
+            f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms",
+            request=request,
+            response=response,
+            elapsed=elapsed,
+        )
         return response
 
     def _parse(self, operation: Operation, response: httpx.Response) -> Any:
@@ -422,15 +441,25 @@ class _RawClient(RawOperations):
         json: Any = None,
         form: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Response[Any]:
+    ) -> RawResponse[Any]:
         """``HHClient.request`` returning the raw response; an error answer is returned, not raised."""
         response = await self._client._send_parts(_parts(method, path, params, json, form, headers))
         ok = 200 <= response.status_code < 300 and response.content
         return _raw(response, _json(response, f"{method.upper()} {path}") if ok else None)
 
 
-def _raw(response: httpx.Response, parsed: Any) -> Response[Any]:
-    return Response(
+class RawResponse(Response[T]):
+    """What ``with_raw_response`` returns: ``status_code``, ``headers``, ``content``, ``parsed``, and HH's
+    ``request_id`` (its support asks for it)."""
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.headers.get("x-request-id")
+        return str(value) if value else None
+
+
+def _raw(response: httpx.Response, parsed: Any) -> RawResponse[Any]:
+    return RawResponse(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
         headers=response.headers,

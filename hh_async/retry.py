@@ -19,6 +19,7 @@ import attrs
 import httpx
 
 from .errors import LimitExceededError, error_from_response
+from .events import events_of
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -60,7 +61,7 @@ def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) 
 
 
 def _quota_spent(response: httpx.Response) -> bool:
-    """A 429 for a spent quota (``*_limit_exceeded``, ``quota_exceeded``): classified as errors does."""
+    """A 429 for a spent quota (``*_limit_exceeded``, ``quota_exceeded``), classified as ``errors`` does."""
     return isinstance(error_from_response(response), LimitExceededError)
 
 
@@ -100,23 +101,32 @@ class RetryTransport(httpx.AsyncBaseTransport):
         while True:
             attempt += 1
             last = attempt >= policy.max_attempts
+            failed: httpx.Response | None = None
             try:
                 response = await _read(self.transport, request)
-            except httpx.TransportError:  # timeouts included
+            except httpx.TransportError as exc:  # timeouts included
                 delay = policy.backoff(attempt - 1, self._rng)
                 if last or self._clock() - started + delay > policy.budget:
                     raise
+                reason = type(exc).__name__
             else:
                 if response.status_code not in policy.statuses or last:
                     return response
-                if response.status_code == 429 and isinstance(
-                    error_from_response(response), LimitExceededError
-                ):
+                if response.status_code == 429 and _quota_spent(response):
                     return response
                 asked = retry_after(response)
                 delay = asked if asked is not None else policy.backoff(attempt - 1, self._rng)
                 if self._clock() - started + delay > policy.budget:
                     return response
+                failed, reason = response, f"HTTP {response.status_code}"
+            events_of(request).emit(
+                "retry",
+                f"{reason}; attempt {attempt + 1} of {policy.max_attempts} in {delay:.2f} s",
+                request=request,
+                response=failed,
+                attempt=attempt + 1,
+                delay=delay,
+            )
             await self._sleep(delay)
 
     async def aclose(self) -> None:

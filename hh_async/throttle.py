@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import anyio
 import httpx
 
+from .events import THROTTLE_WAIT_REPORTED, events_of
+
 
 class Throttle:
     def __init__(
@@ -90,19 +92,32 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         borrower = object()
+        events = events_of(request)
+        asked = time.monotonic()
         await self.throttle.acquire(borrower)
+        waited = time.monotonic() - asked
+        if waited > THROTTLE_WAIT_REPORTED:
+            events.emit(
+                "throttle_wait", f"waited {waited:.1f} s for its turn", request=request, elapsed=waited
+            )
         try:
             response = await self.transport.handle_async_request(request)
         except BaseException:
             self.throttle.release(borrower, None)
             raise
-        if isinstance(response.stream, httpx.ByteStream):  # the body is in memory already (AiohttpTransport)
+
+        def release() -> None:
             self.throttle.release(borrower, response.status_code)
+            if response.status_code == 429:
+                rate = self.throttle.rate
+                slower = f"rate lowered to {rate:.2f} requests/s" if rate else "no rate limit set"
+                events.emit("slowdown", f"HTTP 429: {slower}", request=request, response=response, rate=rate)
+
+        if isinstance(response.stream, httpx.ByteStream):  # the body is in memory already (AiohttpTransport)
+            release()
             return response
         # The place is held until the body has been read or the response closed, not only until headers.
-        stream = _ReleasingStream(
-            response.stream, lambda: self.throttle.release(borrower, response.status_code)
-        )
+        stream = _ReleasingStream(response.stream, release)
         return httpx.Response(
             response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
         )
