@@ -20,8 +20,9 @@ HH's rules (``../shared/hh-api-facts.md``) shape all of it:
   is saved with it so the 5 minutes are kept across processes too. Its request and save are shielded too,
   as is the code exchange of a login.
 
-Token requests go to the token endpoint through ``token_client`` (by default a plain httpx client of its
-own). They are POSTs and never retried: a refresh token is single-use, a second try could only burn it.
+Token requests go to the token endpoint through ``token_client`` when one is given (it stays the caller's),
+else through a short-lived httpx client of their own: an auth holds no connection and needs no closing.
+They are POSTs and never retried: a refresh token is single-use, a second try could only burn it.
 """
 
 from __future__ import annotations
@@ -109,7 +110,6 @@ class _TokenEndpoint:
         self._client_secret = client_secret
         self.token_url = token_url
         self._client = client
-        self._owns_client = client is None
         self.timeout = timeout
 
     async def shielded(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -123,12 +123,14 @@ class _TokenEndpoint:
 
     async def grant(self, grant_type: str, **fields: str | None) -> tuple[dict[str, Any], str | None]:
         """HH's answer to a grant, and the id HH gave that answer (for logs and its support)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
         data = {"grant_type": grant_type, **{k: v for k, v in fields.items() if v is not None}}
         if grant_type != "refresh_token":
             data |= {"client_id": self.client_id, "client_secret": self._client_secret}
-        response = await self._client.post(self.token_url, data=data)
+        if self._client is not None:
+            response = await self._client.post(self.token_url, data=data)
+        else:  # a grant is rare (a refresh every two weeks): a client of its own, closed right after
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.post(self.token_url, data=data)
         if response.status_code != 200:
             # A proxy's error page may echo the form back: its secrets stay out of the message.
             raise _without(error_from_response(response), [v for k, v in data.items() if k in _SECRET_FIELDS])
@@ -140,10 +142,6 @@ class _TokenEndpoint:
             raise HHError(f"the token endpoint answered 200 without a token ({exc})", status=200) from None
         return body, request_id(response)
 
-    async def aclose(self) -> None:
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class _TokenAuth(httpx.Auth):
@@ -170,9 +168,6 @@ class _TokenAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self._endpoint.client_id!r}, store={self.store!r})"
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
 
 
 class UserToken(_TokenAuth):
@@ -431,8 +426,5 @@ async def exchange_code(
         await auth.store.save(TokenPair.from_response(body, clock()))
         NO_EVENTS.emit("token", "obtained the user's token pair for a login code", request_id=answer_id)
 
-    try:
-        await endpoint.shielded(exchange_and_save)  # the code is spent once HH answers: keep the pair
-    finally:
-        await endpoint.aclose()
+    await endpoint.shielded(exchange_and_save)  # the code is spent once HH answers: keep the pair
     return auth

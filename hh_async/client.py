@@ -84,7 +84,9 @@ class HHClient(Operations):
             retry: retry policy (None: the default one); ``RetryPolicy(max_attempts=1)`` disables retries.
             throttle: pacing and concurrency shared by all its tasks (default: 8 req/s, 20 at once).
             transport: the innermost transport (a test double, an ASGI app...); retry and throttle wrap it.
-            http_client: an httpx.AsyncClient you configured yourself; used as is and not closed by us.
+            http_client: an httpx.AsyncClient you configured yourself: used as is (its base_url, timeout,
+                transport; no retries or throttle of ours, so those options are refused with it) and
+                not closed by us.
             drift: a DriftMonitor to log what HH sends beyond the spec.
             event_hooks: callables per event kind (``request``, ``response``, ``retry``, ``slowdown``,
                 ``throttle_wait``, ``token``, ``refresh``), each given an ``Event``: see ``hh_async.events``.
@@ -98,8 +100,26 @@ class HHClient(Operations):
         debug_from_environment()
         self._events = Events(event_hooks)
         headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent}
-        self._stack: httpx.AsyncBaseTransport | None = None
+        self._stack: RetryTransport | None = None
         if http_client is not None:
+            ignored = [
+                name
+                for name, given in (
+                    ("retry", retry is not None),
+                    ("throttle", throttle is not None),
+                    ("transport", transport is not None),
+                    ("limits", limits is not None),
+                    ("base_url", base_url != DEFAULT_BASE_URL),
+                    ("timeout", timeout is not DEFAULT_TIMEOUT),
+                )
+                if given
+            ]
+            if ignored:
+                raise TypeError(
+                    f"http_client= is used as it is (its own base_url, timeout and transport; no retries or "
+                    f"throttle of ours), so {', '.join(ignored)} would be ignored: configure your client, "
+                    f"or pass transport= instead of http_client= to keep them"
+                )
             self._http = http_client
             self._owns_http = False
             self._headers = headers
@@ -118,6 +138,8 @@ class HHClient(Operations):
         self._request_headers = httpx.Headers(
             [("Host", self._http.base_url.netloc.decode("ascii")), *self._http.headers.multi_items()]
         )
+        self._life = _Life()  # shared with the with_options views: closing the client closes them all
+        self._view = False
         self._retry: RetryPolicy | None = None
         self._timeout: httpx.Timeout | float | None = None
         self._timeout_dict = self._http.timeout.as_dict()
@@ -128,14 +150,23 @@ class HHClient(Operations):
     ) -> HHClient:
         """A view of this client whose calls use another retry policy or timeout (same connections,
         auth and throttle): ``await hh.with_options(retry=RetryPolicy(max_attempts=1)).get_vacancy(...)``."""
+        if retry is not None and self._stack is None:
+            raise TypeError("retry= needs hh-async's own stack: this client sends through your http_client")
         view = copy.copy(self)
-        view._owns_http = False  # closing the view must not close the shared connections
+        view._view = True  # closing the view must not close the shared connections
         view._retry = retry or self._retry
         view._timeout = timeout if timeout is not None else self._timeout
         if timeout is not None:
             view._timeout_dict = httpx.Timeout(timeout).as_dict()
         view.with_raw_response = _RawClient(view)
         return view
+
+    @property
+    def retry_policy(self) -> RetryPolicy | None:
+        """The policy this client's (or view's) calls retry by; None over your own ``http_client``."""
+        if self._stack is None:
+            return None
+        return self._retry or self._stack.policy
 
     def paginate(
         self,
@@ -213,11 +244,14 @@ class HHClient(Operations):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close this client's connections: its transport stack, with a ``transport`` you passed in (as
+        httpx does). An ``http_client`` you passed in stays open for you to close; auth objects hold
+        nothing to close. A ``with_options`` view closes nothing: the connections are its parent's."""
+        if self._view:
+            return
+        self._life.closed = True
         if self._owns_http:
             await self._http.aclose()
-        closer = getattr(self._auth, "aclose", None)
-        if closer is not None:
-            await closer()
 
     def __repr__(self) -> str:
         return f"HHClient(base_url={self._base_url!r}, auth={self._auth!r})"
@@ -255,6 +289,8 @@ class HHClient(Operations):
         return await self._send_parts(parts)
 
     async def _send_parts(self, parts: wire.Parts) -> httpx.Response:
+        if self._life.closed:
+            raise RuntimeError("this HHClient is closed: open a new one (async with HHClient(...) as hh)")
         if self._stack is None:  # the caller's own httpx.AsyncClient, with all its machinery
             return await self._send_through_http_client(parts)
         headers = self._request_headers
@@ -446,6 +482,10 @@ class _RawClient(RawOperations):
         response = await self._client._send_parts(_parts(method, path, params, json, form, headers))
         ok = 200 <= response.status_code < 300 and response.content
         return _raw(response, _json(response, f"{method.upper()} {path}") if ok else None)
+
+
+class _Life:
+    closed = False
 
 
 class RawResponse(Response[T]):

@@ -456,8 +456,7 @@ def _accepted(operation_id: str) -> frozenset[str]:
 
 def _retry_policy(client: Any) -> RetryPolicy:
     """The policy the client's calls retry by (a ``with_options`` view's own first)."""
-    policy = getattr(client, "_retry", None) or getattr(getattr(client, "_stack", None), "policy", None)
-    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
+    return getattr(client, "retry_policy", None) or RetryPolicy()
 
 
 def _plain(value: Any) -> Any:

@@ -247,6 +247,34 @@ async def test_any_path_with_the_clients_auth_retries_and_errors() -> None:
     assert json.loads(posted.calls.last.request.content) == {"a": 1}
 
 
+async def test_http_client_is_used_as_is_and_options_it_would_ignore_are_refused() -> None:
+    with respx.mock(base_url=API) as router:
+        route = router.get("/vacancies/1").respond(200, json={"id": "1"})
+        async with httpx.AsyncClient(base_url=API, transport=httpx.AsyncHTTPTransport()) as mine:
+            for options in ({"retry": RetryPolicy()}, {"throttle": Throttle()}, {"timeout": 5.0}):
+                with pytest.raises(TypeError, match=f"so {next(iter(options))} would be ignored"):
+                    HHClient(user_agent=UA, http_client=mine, **options)  # type: ignore[arg-type]
+            hh = HHClient(user_agent=UA, http_client=mine, auth=StaticToken("T"))
+            assert (await hh.get_vacancy(vacancy_id="1")).id == "1"
+            with pytest.raises(TypeError, match="retry= needs"):
+                hh.with_options(retry=RetryPolicy(max_attempts=1))
+            await hh.aclose()
+            assert not mine.is_closed  # yours to close
+    assert route.calls.last.request.headers["Authorization"] == "Bearer T"
+
+
+async def test_a_view_closes_nothing_and_the_client_closes_its_connections() -> None:
+    with respx.mock(base_url=API) as router:
+        router.get("/vacancies/1").respond(200, json={"id": "1"})
+        client = hh()
+        view = client.with_options(retry=RetryPolicy(max_attempts=1))
+        await view.aclose()
+        assert (await client.get_vacancy(vacancy_id="1")).id == "1"  # still open
+        await client.aclose()
+        with pytest.raises(RuntimeError):
+            await client.with_raw_response.request("GET", "/vacancies/1")
+
+
 async def test_token_errors_surface_typed() -> None:
     with respx.mock(base_url=API) as router:
         router.get("/me").respond(403, json={"errors": [{"type": "oauth", "value": "token_expired"}]})
