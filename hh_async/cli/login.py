@@ -20,10 +20,7 @@ from .parser import UsageError
 async def app_token(args: argparse.Namespace) -> int:
     client_id, client_secret = _credentials(args)
     auth = AppToken(client_id, client_secret, JsonFileTokenStore(args.token_file), token_url=token_url(args))
-    try:
-        await auth.token()
-    finally:
-        await auth.aclose()
+    await auth.token()
     print(f"application token saved to {args.token_file}", file=sys.stderr)
     return 0
 
@@ -54,7 +51,7 @@ async def login(args: argparse.Namespace) -> int:
         request.check_state(query.get("state"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    auth = await exchange_code(
+    await exchange_code(
         request,
         query.get("code", ""),
         client_id=client_id,
@@ -62,7 +59,6 @@ async def login(args: argparse.Namespace) -> int:
         store=JsonFileTokenStore(args.token_file),
         token_url=token_url(args),
     )
-    await auth.aclose()
     print(f"logged in; tokens saved to {args.token_file}", file=sys.stderr)
     return 0
 
