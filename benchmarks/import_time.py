@@ -21,8 +21,8 @@ EAGER = (
 CASES = {
     "baseline: import httpx, attrs, anyio": "import httpx, attrs, anyio",
     "import hh_async": "import hh_async",
-    "hh_async.OPERATIONS + the get_vacancies endpoint": (
-        "import hh_async; hh_async.OPERATIONS['get-vacancies'].endpoint()"
+    "hh_async.OPERATIONS + the get_vacancies page model": (
+        "import hh_async; hh_async.OPERATIONS['get-vacancies'].responses['200']"
     ),
     "eager layout: every model imported": EAGER,
 }

@@ -96,14 +96,13 @@ def _body(endpoint: Endpoint) -> dict[str, Any] | None:
 def entries(spec: dict[str, Any], data: GeneratorData) -> dict[str, dict[str, Any]]:
     by_route = {(method.upper(), path): op for path, method, op in operations(spec)}
     result: dict[str, dict[str, Any]] = {}
-    for tag, collection in data.endpoint_collections_by_tag.items():
+    for collection in data.endpoint_collections_by_tag.values():
         for endpoint in collection.endpoints:
             op = by_route[(endpoint.method.upper(), endpoint.path.get_untrusted_value())]
             result[op["operationId"]] = {
                 "method": endpoint.method.upper(),
                 "path": endpoint.path.get_untrusted_value(),
                 "tags": tuple(op.get("tags", ())),
-                "module": f"api.{tag}.{endpoint.name}",
                 "function": str(endpoint.name),
                 "paginated": paginated(op, spec),
                 "per_page": per_page_limits(op),

@@ -12,22 +12,35 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .auth import AppToken, StaticToken, UserToken, authorization_request, exchange_code
-    from .client import HHClient
-    from .drift import DriftMonitor
-    from .errors import HHError
-    from .operations import Operation
-    from .pagination import Cursor, Paginator
-    from .retry import RetryPolicy
-    from .search_all import Progress, VacancySweep
-    from .throttle import Throttle
-    from .tokens import CallbackTokenStore, JsonFileTokenStore, MemoryTokenStore, TokenPair
+    from .auth import (
+        AppToken as AppToken,
+        StaticToken as StaticToken,
+        UserToken as UserToken,
+        authorization_request as authorization_request,
+        exchange_code as exchange_code,
+    )
+    from .client import HHClient as HHClient
+    from .drift import DriftMonitor as DriftMonitor
+    from .errors import HHError as HHError
+    from .operations import Operation as Operation
+    from .pagination import Cursor as Cursor, Paginator as Paginator
+    from .retry import RetryPolicy as RetryPolicy
+    from .search_all import Progress as Progress, VacancySweep as VacancySweep
+    from .throttle import Throttle as Throttle
+    from .tokens import (
+        CallbackTokenStore as CallbackTokenStore,
+        JsonFileTokenStore as JsonFileTokenStore,
+        MemoryTokenStore as MemoryTokenStore,
+        TokenPair as TokenPair,
+    )
 
     OPERATIONS: Mapping[str, Operation]
 
 __version__ = "0.1.0"
 
-# The public names, each loaded from its module on first use.
+# The public names (with OPERATIONS), each loaded from its module on first use. The imports under
+# TYPE_CHECKING above repeat them for type checkers, which cannot follow __getattr__ (``X as X``: a
+# re-export, for users of mypy --strict).
 _EXPORTS = {
     "HHClient": "client",
     "StaticToken": "auth",
@@ -48,27 +61,7 @@ _EXPORTS = {
     "Progress": "search_all",
     "VacancySweep": "search_all",
 }
-__all__ = [
-    "OPERATIONS",
-    "AppToken",
-    "CallbackTokenStore",
-    "Cursor",
-    "DriftMonitor",
-    "HHClient",
-    "HHError",
-    "JsonFileTokenStore",
-    "MemoryTokenStore",
-    "Paginator",
-    "Progress",
-    "RetryPolicy",
-    "StaticToken",
-    "Throttle",
-    "TokenPair",
-    "UserToken",
-    "VacancySweep",
-    "authorization_request",
-    "exchange_code",
-]
+__all__ = ["OPERATIONS", *_EXPORTS]  # one list: the table above
 
 
 def __getattr__(name: str) -> Any:

@@ -143,7 +143,6 @@ class _TokenEndpoint:
         return body, request_id(response)
 
 
-
 class _TokenAuth(httpx.Auth):
     """What the user and application token flows share: the store, the token endpoint, a lock, a clock."""
 

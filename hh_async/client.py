@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import wire
 from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
@@ -34,6 +33,7 @@ from .pagination import Cursor, Paginator, resolve
 from .retry import RetryPolicy, RetryTransport
 from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleTransport
+from .wire import Parts, build, plain, primitive, query_string
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.hh.ru"
@@ -186,10 +186,7 @@ class HHClient(Operations):
         if cursor is not None:
             if method is not None or filters or per_page is not None:
                 raise TypeError("a cursor carries its operation, filters and per_page: pass it alone")
-            operation = registry()[cursor.operation]
-            return Paginator(
-                self, operation, cursor.arguments, per_page=cursor.per_page, prefetch=prefetch, start=cursor
-            )
+            return Paginator.resume(self, cursor, prefetch=prefetch)
         if method is None:
             raise TypeError("paginate() needs a method (hh.get_vacancies), an operationId or a cursor")
         owner = getattr(method, "__self__", None)
@@ -283,12 +280,12 @@ class HHClient(Operations):
         for name, default in (("host", self.host), ("locale", self.locale)):
             if default is not None and name in arguments and not arguments[name]:
                 arguments[name] = default
-        parts = wire.build(
+        parts = build(
             operation, arguments, extra_query=extra_query, extra_headers=extra_headers, extra_body=extra_body
         )
         return await self._send_parts(parts)
 
-    async def _send_parts(self, parts: wire.Parts) -> httpx.Response:
+    async def _send_parts(self, parts: Parts) -> httpx.Response:
         if self._life.closed:
             raise RuntimeError("this HHClient is closed: open a new one (async with HHClient(...) as hh)")
         if self._stack is None:  # the caller's own httpx.AsyncClient, with all its machinery
@@ -311,7 +308,7 @@ class HHClient(Operations):
         )
         return await self._dispatch(request)
 
-    async def _send_through_http_client(self, parts: wire.Parts) -> httpx.Response:
+    async def _send_through_http_client(self, parts: Parts) -> httpx.Response:
         headers = {**self._headers, **parts.headers}
         extensions = {"hh_retry": self._retry} if self._retry is not None else None
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
@@ -433,16 +430,16 @@ def _parts(
     json: Any,
     form: Mapping[str, Any] | None,
     headers: Mapping[str, str] | None,
-) -> wire.Parts:
+) -> Parts:
     """A request for a path the spec may not describe (``HHClient.request``)."""
     if not path.startswith("/"):  # an absolute URL would take the user's token to another host
         raise ValueError(
             f"pass a path of the API such as '/vacancies', not {path!r}: the token goes only to base_url"
         )
     if params:
-        path += ("&" if "?" in path else "?") + wire.query_string(params)
-    form_fields = {k: wire.primitive(wire.plain(v)) for k, v in form.items()} if form else None
-    return wire.Parts(method.upper(), path, dict(headers or {}), json=wire.plain(json), form=form_fields)
+        path += ("&" if "?" in path else "?") + query_string(params)
+    form_fields = {k: primitive(plain(v)) for k, v in form.items()} if form else None
+    return Parts(method.upper(), path, dict(headers or {}), json=plain(json), form=form_fields)
 
 
 def _name(model: Any) -> str:

@@ -10,7 +10,6 @@ import functools
 from collections.abc import Mapping
 from importlib import import_module
 from types import MappingProxyType
-from typing import Any
 
 import attrs
 
@@ -60,8 +59,6 @@ class Operation:
     """``per_page``'s ``default`` and ``maximum`` as the spec declares them."""
     depth_cap: int | None
     """How deep HH lets the list go: ``(page + 1) * per_page`` may not exceed it (2000 for searches)."""
-    module: str
-    """The generated endpoint module, relative to ``hh_async._raw``."""
     function: str
     model_refs: Mapping[str, str | tuple[str, ...] | None] = attrs.field(repr=False)
     parameters: tuple[Parameter, ...] = attrs.field(repr=False, default=())
@@ -80,10 +77,6 @@ class Operation:
     def responses(self) -> Mapping[str, ResponseModel]:
         """Status code (as HH writes it, e.g. '200') -> model class of the body."""
         return MappingProxyType({status: _resolve(ref) for status, ref in self.model_refs.items()})
-
-    def endpoint(self) -> Any:
-        """The generated endpoint module (with ``asyncio_detailed`` and friends)."""
-        return import_module(f"{RAW}.{self.module}")
 
 
 def _resolve(ref: str | tuple[str, ...] | None) -> ResponseModel:
@@ -116,7 +109,6 @@ def registry() -> Mapping[str, Operation]:
                 paginated=entry["paginated"],
                 per_page=MappingProxyType(entry["per_page"]) if entry["per_page"] else None,
                 depth_cap=entry.get("depth_cap"),
-                module=entry["module"],
                 function=entry["function"],
                 model_refs=entry["responses"],
                 parameters=tuple(Parameter(*fields) for fields in entry["parameters"]),

@@ -38,7 +38,7 @@ import json
 import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 import anyio
 import attrs
@@ -48,8 +48,14 @@ from .errors import DecodeError
 from .operations import Operation, registry
 from .retry import RetryPolicy
 
-if TYPE_CHECKING:
-    from .client import HHClient
+
+class Client(Protocol):
+    """What paging needs of a client (``HHClient`` is one): its operations as methods, named as the
+    registry names them, and the retry policy its calls follow."""
+
+    @property
+    def retry_policy(self) -> RetryPolicy | None: ...
+
 
 HH_DEFAULT_PER_PAGE = 20
 """What HH uses when an operation documents no ``per_page`` default of its own."""
@@ -170,9 +176,17 @@ def resolve(method: Callable[..., Awaitable[Any]] | str) -> Operation:
 class Paginator:
     """Items (``async for``) or pages (``.pages()``) of one paged list; see the module's docs."""
 
+    @classmethod
+    def resume(cls, client: Client, cursor: Cursor, *, prefetch: int = 4) -> Paginator:
+        """The read ``cursor`` describes, from where it stood."""
+        operation = registry()[cursor.operation]
+        return cls(
+            client, operation, cursor.arguments, per_page=cursor.per_page, prefetch=prefetch, start=cursor
+        )
+
     def __init__(
         self,
-        client: HHClient,
+        client: Client,
         operation: Operation,
         arguments: Mapping[str, Any],
         *,
@@ -454,9 +468,9 @@ def _accepted(operation_id: str) -> frozenset[str]:
     return frozenset(names - {"page", "per_page"})
 
 
-def _retry_policy(client: Any) -> RetryPolicy:
+def _retry_policy(client: Client) -> RetryPolicy:
     """The policy the client's calls retry by (a ``with_options`` view's own first)."""
-    return getattr(client, "retry_policy", None) or RetryPolicy()
+    return client.retry_policy or RetryPolicy()
 
 
 def _plain(value: Any) -> Any:

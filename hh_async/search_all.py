@@ -53,7 +53,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import attrs
@@ -61,6 +61,7 @@ import attrs
 from .errors import DecodeError
 from .operations import registry
 from .pagination import (
+    Client,
     Cursor,
     Paginator,
     _check_arguments,
@@ -72,9 +73,6 @@ from .pagination import (
     fetch_page,
     keys_problem,
 )
-
-if TYPE_CHECKING:
-    from .client import HHClient
 
 OPERATION = "get-vacancies"
 GRID = 300
@@ -144,7 +142,7 @@ class _Reading:
 class VacancySweep:
     def __init__(
         self,
-        client: HHClient,
+        client: Client,
         filters: Mapping[str, Any],
         *,
         progress: Callable[[Progress], object] | None = None,
@@ -164,6 +162,7 @@ class VacancySweep:
         self._prefetch = prefetch
         self._now = now
         self._policy = _retry_policy(client)
+        self._search: Callable[..., Awaitable[Any]] = client.get_vacancies  # type: ignore[attr-defined]
         self.report = Progress()
         self._seen = _seen_keys(seen)  # a copy: the caller's set stays as it was
         self._paginator: Paginator | None = None
@@ -237,8 +236,8 @@ class VacancySweep:
             # Read inline, not in a generator of its own: closing the sweep must close the paginator.
             reading = self._reading
             ids: set[int | str] = set()  # distinct ids of this read, seen before or not
-            paginator = self._paginator = self._client.paginate(
-                cursor=reading.cursor, prefetch=self._prefetch
+            paginator = self._paginator = Paginator.resume(
+                self._client, reading.cursor, prefetch=self._prefetch
             )
             try:
                 async for vacancy in paginator:
@@ -362,16 +361,14 @@ class VacancySweep:
         return await self._count_filters({**self.filters, **_dates(start, end)})
 
     async def _count_filters(self, filters: Mapping[str, Any]) -> int:
-        page = await fetch_page(self._client.get_vacancies, filters, page=0, per_page=1, policy=self._policy)
+        page = await fetch_page(self._search, filters, page=0, per_page=1, policy=self._policy)
         found: int = page.found
         return found
 
     async def _first_page(self, piece: Slice) -> tuple[int, set[int | str]]:
         """A slice's count now and the ids of its first page (its newest vacancies)."""
         filters = {**self.filters, **piece.filters()}
-        page = await fetch_page(
-            self._client.get_vacancies, filters, page=0, per_page=self.per_page, policy=self._policy
-        )
+        page = await fetch_page(self._search, filters, page=0, per_page=self.per_page, policy=self._policy)
         return page.found, {_key_of(vacancy) for vacancy in page.items}
 
     def _tell(self) -> None:

@@ -8,8 +8,7 @@ import httpx
 import pytest
 import respx
 
-from hh_async import HHClient, RetryPolicy, StaticToken, Throttle
-from hh_async import errors as e
+from hh_async import HHClient, RetryPolicy, StaticToken, Throttle, errors as e
 from hh_async.testing import FakeHH, Faults
 
 pytestmark = pytest.mark.anyio

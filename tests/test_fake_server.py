@@ -14,8 +14,7 @@ import anyio
 import httpx
 import pytest
 
-from hh_async import AppToken, HHClient, JsonFileTokenStore, RetryPolicy, Throttle
-from hh_async import errors as e
+from hh_async import AppToken, HHClient, JsonFileTokenStore, RetryPolicy, Throttle, errors as e
 from hh_async.auth import authorization_request, exchange_code
 from hh_async.operations import registry
 from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH, Faults

@@ -11,8 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from hh_async import HHClient, RetryPolicy, Throttle
-from hh_async import errors as e
+from hh_async import HHClient, RetryPolicy, Throttle, errors as e
 from hh_async.operations import registry
 from hh_async.pagination import Cursor
 from hh_async.testing import FakeHH, Faults

@@ -16,8 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from hh_async import HHClient, RetryPolicy, Throttle
-from hh_async import errors as e
+from hh_async import HHClient, RetryPolicy, Throttle, errors as e
 from hh_async.pagination import Cursor
 from hh_async.testing import FakeHH, Faults
 from hh_async.testing.dataset import MSK
