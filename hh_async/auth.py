@@ -50,12 +50,11 @@ from .errors import (
     error_from_response,
 )
 from .events import NO_EVENTS, Events, events_of, request_id
+from .facts import APP_TOKEN_INTERVAL
 from .tokens import MemoryTokenStore, TokenPair, TokenStore
 
 TOKEN_URL = "https://api.hh.ru/token"
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
-APP_TOKEN_INTERVAL = 300.0
-"""HH issues an application token at most once per 5 minutes."""
 TOKEN_TIMEOUT = 30.0
 """Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
 

@@ -59,6 +59,7 @@ import anyio
 import attrs
 
 from .errors import DecodeError
+from .facts import SEARCH_DEPTH
 from .operations import registry
 from .pagination import (
     Client,
@@ -354,7 +355,7 @@ class VacancySweep:
         return results
 
     def _cap(self) -> int:
-        cap = registry()[OPERATION].depth_cap or 2000
+        cap = registry()[OPERATION].depth_cap or SEARCH_DEPTH
         return cap - cap % self.per_page
 
     async def _count(self, start: float, end: float) -> int:

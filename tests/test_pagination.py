@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from hh_async import HHClient, RetryPolicy, Throttle, errors as e
+from hh_async.facts import DEPTH_CAPS
 from hh_async.operations import registry
 from hh_async.pagination import Cursor
 from hh_async.testing import FakeHH, Faults
-from hh_async.testing.app import DEPTH_CAPS
 
 from .test_fake_server import _required_query
 

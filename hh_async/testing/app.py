@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlencode
 
 import anyio
 
+from ..facts import DEPTH_CAPS, MAX_PER_PAGE, SEARCH_DEPTH
 from ..operations import registry
 from ..validation import _rules, _Validator
 from .dataset import Dataset, parse_time
@@ -31,17 +32,6 @@ from .oauth import OAuthServer
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-DEPTH_LIMIT = 2000
-MAX_PER_PAGE = 100
-# HH's documented depth caps of paged lists (../shared/hh-api-facts.md, "Pagination").
-DEPTH_CAPS = {
-    "get-vacancies": 2000,
-    "get-vacancies-similar-to-vacancy": 2000,
-    "get-vacancies-related-to-vacancy": 2000,
-    "search-for-resumes": 2000,
-    "search-employer": 5000,
-}
 
 
 class FakeHHApp:
@@ -175,15 +165,15 @@ class FakeHHApp:
             return _errors(400, "bad_argument", "page" if not one("page", "0").isdigit() else "per_page")
         if not 0 < per_page <= MAX_PER_PAGE:
             return _errors(400, "bad_argument", "per_page")
-        if page < 0 or (page + 1) * per_page > DEPTH_LIMIT:
-            return _errors(400, "bad_argument", "page", f"depth of the results is limited to {DEPTH_LIMIT}")
+        if page < 0 or (page + 1) * per_page > SEARCH_DEPTH:
+            return _errors(400, "bad_argument", "page", f"depth of the results is limited to {SEARCH_DEPTH}")
         try:
             start = parse_time(one("date_from")).timestamp() if one("date_from") else None
             end = parse_time(one("date_to")).timestamp() if one("date_to") else None
         except ValueError:
             return _errors(400, "bad_argument", "date_from" if one("date_from") else "date_to")
         found = self.dataset.search(one("text"), query.get("area", []), start, end)
-        reachable = min(len(found), DEPTH_LIMIT)
+        reachable = min(len(found), SEARCH_DEPTH)
         items = [
             self.dataset.vacancy(i, self.base_url) for i in found[page * per_page : (page + 1) * per_page]
         ]

@@ -19,7 +19,7 @@ import anyio.lowlevel
 import attrs
 import httpx
 
-APP_TOKEN_INTERVAL = 300.0
+from ..facts import ACCESS_TOKEN_LIFETIME, APP_TOKEN_INTERVAL
 
 
 class Clock:
@@ -57,7 +57,7 @@ def _oauth_error(status: int, error: str, description: str) -> tuple[int, dict[s
 
 
 class OAuthServer:
-    def __init__(self, clients: Mapping[str, str], clock: Clock, access_ttl: float = 1_209_600):
+    def __init__(self, clients: Mapping[str, str], clock: Clock, access_ttl: float = ACCESS_TOKEN_LIFETIME):
         self.clients = dict(clients)
         self.clock = clock
         self.access_ttl = access_ttl
