@@ -36,6 +36,7 @@ test: lint
 
 bench: $(BIN)/python
 	$(BIN)/python benchmarks/client_cpu.py
+	$(BIN)/python benchmarks/call_overhead.py
 	$(BIN)/python benchmarks/parse_cost.py
 	$(BIN)/python benchmarks/paginate_rate.py
 	$(BIN)/python benchmarks/sweep_rss.py

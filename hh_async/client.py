@@ -346,22 +346,20 @@ class HHClient(Operations):
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         assert self._stack is not None
         events = self._events
-        events.emit("request", "sending", request=request)
-        started = time.perf_counter()
+        timed = events.wanted("response")
+        if events.wanted("request"):
+            events.emit("request", "sending", request=request)
+        started = time.perf_counter() if timed else 0.0
         response = await self._stack.handle_async_request(request)
         response.request = request
         try:
             await response.aread()
         finally:
             await response.aclose()
-        elapsed = time.perf_counter() - started
-        events.emit(
-            "response",
-            f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms",
-            request=request,
-            response=response,
-            elapsed=elapsed,
-        )
+        if timed:
+            elapsed = time.perf_counter() - started
+            message = f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms"
+            events.emit("response", message, request=request, response=response, elapsed=elapsed)
         return response
 
     def _parse(self, operation: Operation, response: httpx.Response) -> Any:

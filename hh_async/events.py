@@ -33,13 +33,16 @@ import httpx
 
 KINDS = ("request", "response", "retry", "slowdown", "throttle_wait", "token", "refresh")
 _LOGGERS = {
-    "request": ("hh_async.http", logging.DEBUG),
-    "response": ("hh_async.http", logging.DEBUG),
-    "retry": ("hh_async.retry", logging.INFO),
-    "slowdown": ("hh_async.throttle", logging.WARNING),
-    "throttle_wait": ("hh_async.throttle", logging.INFO),
-    "token": ("hh_async.auth", logging.INFO),
-    "refresh": ("hh_async.auth", logging.INFO),
+    kind: (logging.getLogger(name), level)
+    for kind, name, level in (
+        ("request", "hh_async.http", logging.DEBUG),
+        ("response", "hh_async.http", logging.DEBUG),
+        ("retry", "hh_async.retry", logging.INFO),
+        ("slowdown", "hh_async.throttle", logging.WARNING),
+        ("throttle_wait", "hh_async.throttle", logging.INFO),
+        ("token", "hh_async.auth", logging.INFO),
+        ("refresh", "hh_async.auth", logging.INFO),
+    )
 }
 THROTTLE_WAIT_REPORTED = 1.0
 """Seconds of waiting for a throttle place or rate slot past which a ``throttle_wait`` is reported."""
@@ -71,6 +74,12 @@ class Events:
             raise ValueError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
         self.hooks: dict[str, tuple[Hook, ...]] = {k: tuple(v) for k, v in (hooks or {}).items() if v}
 
+    def wanted(self, kind: str) -> bool:
+        """Whether an event of this kind would be logged or hooked: check it before building one on a
+        path every request takes (a dictionary look-up and logging's cached level check)."""
+        logger, level = _LOGGERS[kind]
+        return kind in self.hooks or logger.isEnabledFor(level)
+
     def emit(
         self,
         kind: str,
@@ -80,8 +89,7 @@ class Events:
         response: httpx.Response | None = None,
         **fields: Any,
     ) -> None:
-        name, level = _LOGGERS[kind]
-        logger = logging.getLogger(name)
+        logger, level = _LOGGERS[kind]
         hooks = self.hooks.get(kind)
         if not hooks and not logger.isEnabledFor(level):
             return  # the common case costs one dictionary look-up and one level check

@@ -47,21 +47,23 @@ class Throttle:
     def in_flight(self) -> int:
         return int(self._limiter.borrowed_tokens)
 
-    async def acquire(self, borrower: object) -> None:
-        """Wait for a free place and for this request's turn under the rate. A wait that is cancelled
-        (or fails) holds nothing afterwards: neither the place nor, when no one queued behind it, the slot.
-        """
-        try:  # a free place costs no trip through the event loop
+    async def acquire(self, borrower: object) -> float:
+        """Wait for a free place and for this request's turn under the rate; the seconds it waited. A wait
+        that is cancelled (or fails) holds nothing afterwards: neither the place nor, when no one queued
+        behind it, the slot."""
+        asked: float | None = None
+        try:  # a free place costs no trip through the event loop (nor a look at the clock)
             self._limiter.acquire_on_behalf_of_nowait(borrower)
         except anyio.WouldBlock:
+            asked = self._clock()
             await self._limiter.acquire_on_behalf_of(borrower)  # cancelled here: nothing was taken
         if self.rate is None:
-            return
+            return 0.0 if asked is None else self._clock() - asked
         now = self._clock()
         start = max(now, self._next_start)
         reserved = self._next_start = start + 1 / self.rate  # reserved before sleeping: no lock needed
         if start <= now:
-            return
+            return 0.0 if asked is None else now - asked
         try:
             await self._sleep(start - now)
         except BaseException:
@@ -69,6 +71,7 @@ class Throttle:
             if self._next_start == reserved:  # the last slot handed out: the next caller may have it
                 self._next_start = start
             raise
+        return start - (now if asked is None else asked)
 
     def release(self, borrower: object, status: int | None) -> None:
         """Give the place back; a 429 slows the rate down, a calm answer lets it climb back."""
@@ -92,35 +95,34 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         borrower = object()
-        events = events_of(request)
-        asked = time.monotonic()
-        await self.throttle.acquire(borrower)
-        waited = time.monotonic() - asked
+        waited = await self.throttle.acquire(borrower)
         if waited > THROTTLE_WAIT_REPORTED:
-            events.emit(
-                "throttle_wait", f"waited {waited:.1f} s for its turn", request=request, elapsed=waited
-            )
+            message = f"waited {waited:.1f} s for its turn"
+            events_of(request).emit("throttle_wait", message, request=request, elapsed=waited)
         try:
             response = await self.transport.handle_async_request(request)
         except BaseException:
             self.throttle.release(borrower, None)
             raise
 
-        def release() -> None:
-            self.throttle.release(borrower, response.status_code)
-            if response.status_code == 429:
-                rate = self.throttle.rate
-                slower = f"rate lowered to {rate:.2f} requests/s" if rate else "no rate limit set"
-                events.emit("slowdown", f"HTTP 429: {slower}", request=request, response=response, rate=rate)
-
         if isinstance(response.stream, httpx.ByteStream):  # the body is in memory already (AiohttpTransport)
-            release()
+            self._finish(borrower, request, response)
             return response
         # The place is held until the body has been read or the response closed, not only until headers.
-        stream = _ReleasingStream(response.stream, release)
+        stream = _ReleasingStream(response.stream, lambda: self._finish(borrower, request, response))
         return httpx.Response(
             response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
         )
+
+    def _finish(self, borrower: object, request: httpx.Request, response: httpx.Response) -> None:
+        """Give the place back; a 429 halves the rate, which is worth a record."""
+        self.throttle.release(borrower, response.status_code)
+        if response.status_code == 429:
+            rate = self.throttle.rate
+            slower = f"rate lowered to {rate:.2f} requests/s" if rate else "no rate limit set"
+            events_of(request).emit(
+                "slowdown", f"HTTP 429: {slower}", request=request, response=response, rate=rate
+            )
 
     async def aclose(self) -> None:
         await self.transport.aclose()

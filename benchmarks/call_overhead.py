@@ -1,0 +1,87 @@
+"""CPU per call spent in the client itself: no sockets, a transport that answers at once with a whole body.
+
+What it isolates is the request path (building the request from the registry, auth, throttle, retry,
+events, parsing into the model), which the network benchmarks (client_cpu.py) mix with the transport's
+cost. Side by side in one run: plain httpx (``AsyncClient.get`` + ``json.loads``) and ``HHClient``; the
+ratio is what to compare between versions. For figures that do not move with the machine's load, count
+instructions instead of seconds: ``valgrind --tool=callgrind python benchmarks/call_overhead.py --calls
+2000`` and again with ``--calls 6000``; the difference over 4000 is the instructions per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from hh_async import HHClient, RetryPolicy, Throttle
+
+BODY = json.dumps({"id": "1", "name": "Москва", "parent_id": None, "areas": []}).encode()
+
+
+class Instant(httpx.AsyncBaseTransport):
+    reads_whole_bodies = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = [(b"content-type", b"application/json")]
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(BODY))
+
+
+async def per_call(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> float:
+    for _ in range(100):
+        await call()
+    each = calls // concurrency
+
+    async def worker() -> None:
+        for _ in range(each):
+            await call()
+
+    started = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (time.process_time() - started) / (each * concurrency)
+
+
+async def plain_httpx(calls: int, concurrency: int) -> float:
+    async with httpx.AsyncClient(base_url="https://api.hh.ru", transport=Instant()) as http:
+
+        async def call() -> object:
+            return json.loads((await http.get("/areas/1")).content)
+
+        return await per_call(call, calls, concurrency)
+
+
+async def hh_client(calls: int, concurrency: int) -> float:
+    async with HHClient(
+        user_agent="bench/1.0 (bench@example.com)",
+        throttle=Throttle(rate=None, concurrency=concurrency),
+        retry=RetryPolicy(),
+        transport=Instant(),
+    ) as hh:
+        return await per_call(lambda: hh.get_areas_from_specified(area_id="1"), calls, concurrency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"client CPU per call, no I/O, {args.calls} calls, median of {args.rounds} interleaved rounds")
+    for concurrency in (1, 100):
+        samples: dict[str, list[float]] = {"httpx + json.loads": [], "HHClient": []}
+        for _ in range(args.rounds):
+            samples["httpx + json.loads"].append(asyncio.run(plain_httpx(args.calls, concurrency)))
+            samples["HHClient"].append(asyncio.run(hh_client(args.calls, concurrency)))
+        base = statistics.median(samples["httpx + json.loads"])
+        print(f"C={concurrency}")
+        for name, values in samples.items():
+            cost = statistics.median(values)
+            print(f"  {name:<20} {cost * 1e6:7.1f} us   {cost / base:5.2f}x httpx")
+
+
+if __name__ == "__main__":
+    main()
