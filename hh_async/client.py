@@ -402,6 +402,7 @@ class HHClient(Operations):
                 f"{operation.operation_id}: the body does not fit {cls.__name__}: {exc}",
                 field="$",
                 status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
                 response=response,
             ) from None
         if self.drift is not None:

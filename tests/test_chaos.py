@@ -209,6 +209,18 @@ async def paginate_left_early(chaos: Chaos, rng: random.Random) -> None:
                         await pages.aclose()
 
 
+async def read_until_done(reader: Any, got: list[str], timeout: float) -> bool:
+    """Read ``reader`` into ``got`` until it ends (True), a timeout cuts it or faults outlast the retries."""
+    with anyio.move_on_after(timeout):
+        try:
+            async for item in reader:
+                got.append(item.id)
+            return True
+        except FAILURES:
+            pass
+    return False
+
+
 async def paginate_resumed_after_every_interruption(chaos: Chaos, rng: random.Random) -> None:
     """A read cut again and again (timeouts, faults), resumed from its cursor: every item once, in order."""
     hh = rng.choice(chaos.clients)
@@ -223,15 +235,8 @@ async def paginate_resumed_after_every_interruption(chaos: Chaos, rng: random.Ra
                 if cursor
                 else hh.paginate(hh.get_vacancies, text=text, per_page=per_page, prefetch=rng.randint(1, 6))
             )
-            finished = False
             async with pages:
-                with anyio.move_on_after(rng.uniform(0, 40 * LATENCY)):
-                    try:
-                        async for vacancy in pages:
-                            got.append(vacancy.id)
-                        finished = True
-                    except FAILURES:
-                        pass
+                finished = await read_until_done(pages, got, rng.uniform(0, 40 * LATENCY))
             cursor = pages.cursor
             if finished:
                 break
@@ -256,14 +261,7 @@ async def sweep_resumed_after_every_interruption(chaos: Chaos, rng: random.Rando
     async with chaos.faults(rng, rate=rng.choice([0.1, 0.2])):
         for _ in range(10_000):
             sweep = hh.search_all_vacancies(prefetch=rng.randint(1, 4), resume=state, seen=set(got))
-            finished = False
-            with anyio.move_on_after(rng.uniform(0, 100 * LATENCY)):
-                try:
-                    async for vacancy in sweep:
-                        got.append(vacancy.id)
-                    finished = True
-                except FAILURES:
-                    pass
+            finished = await read_until_done(sweep, got, rng.uniform(0, 100 * LATENCY))
             state = sweep.state
             if finished:
                 break

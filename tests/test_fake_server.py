@@ -250,3 +250,16 @@ async def test_a_slow_answer_past_the_client_timeout_is_a_timeout() -> None:
         async with client(server, timeout=0.2, retry=RetryPolicy(max_attempts=1)) as hh:
             with pytest.raises(httpx.ReadTimeout):
                 await hh.get_vacancies()
+
+
+async def test_what_the_spec_lacks_reaches_the_fake_with_auth_and_typed_errors(server: FakeHH) -> None:
+    auth = AppToken(CLIENT_ID, CLIENT_SECRET, token_url=server.url + "/token", clock=server.clock)
+    server.clock.advance(301)  # the fake issues an application token at most once per 5 minutes
+    async with client(server, auth=auth) as hh:
+        await hh.get_vacancies(text="python", extra_query={"applicant_visibility_id": "x"})
+        assert server.app.received[-1][2]["applicant_visibility_id"] == ["x"]
+        assert (await hh.request("GET", "/vacancies/100001"))["id"] == "100001"
+        with pytest.raises(e.NotFoundError) as raised:
+            await hh.request("GET", "/not/in/the/spec", params={"q": "1"})
+    assert server.app.received[-1][:2] == ("GET", "/not/in/the/spec")
+    assert raised.value.request_id and raised.value.request_id.startswith("fake-")

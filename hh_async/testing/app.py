@@ -15,7 +15,7 @@ import itertools
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -46,6 +46,8 @@ class FakeHHApp:
         self.base_url = base_url
         self.requests: Counter[str] = Counter()
         """Requests by ``METHOD path-template``, for assertions."""
+        self.received: deque[tuple[str, str, dict[str, list[str]]]] = deque(maxlen=1000)
+        """The latest requests as they came: method, path and query parameters (no headers: no tokens)."""
         self.before_search: Callable[[dict[str, list[str]]], object] | None = None
         """Called with the query before each ``GET /vacancies`` is answered (in the server's thread): a
         test changes the data there (``dataset.archive``, ``dataset.publish``) at the request it chooses."""
@@ -61,6 +63,7 @@ class FakeHHApp:
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = {k: v for k, v in parse_qs(scope["query_string"].decode(), keep_blank_values=True).items()}
+        self.received.append((method, path, query))
         body = b""
         while True:
             message = await receive()
