@@ -269,7 +269,11 @@ class Paginator:
         tasks = [fetch.task for fetch in window if fetch.task is not None and not fetch.task.done()]
         if tasks:
             with anyio.CancelScope(shield=True):  # short: they are cancelled, only their cleanup runs
-                await asyncio.wait(tasks)
+                pending = set(tasks)
+                while pending:
+                    _, pending = await asyncio.wait(pending, timeout=0.05)
+                    for task in pending:  # a cancellation can be lost in a library's own shielded step
+                        task.cancel()
             for fetch in window:
                 fetch.cancel()  # now done: a failure among them is retrieved
 

@@ -19,8 +19,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 
+import anyio
 import httpx
 
 from ..errors import HHError
@@ -61,7 +63,27 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "fake-server":
         return fake_server(args)
-    return asyncio.run(_run_async(args))
+    return asyncio.run(_interruptible(args))
+
+
+async def _interruptible(args: argparse.Namespace) -> int:
+    """Ctrl-C cancels the command through an anyio scope: unlike asyncio's own one-shot cancellation it
+    holds at every later await, so no step can swallow it and keep the run going. A second Ctrl-C
+    interrupts at once."""
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope() as scope:
+
+        def interrupt() -> None:
+            loop.remove_signal_handler(signal.SIGINT)  # the next Ctrl-C: Python's own KeyboardInterrupt
+            scope.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals here
+            loop.add_signal_handler(signal.SIGINT, interrupt)
+        try:
+            return await _run_async(args)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+    raise KeyboardInterrupt  # the scope was cancelled: by Ctrl-C
 
 
 async def _run_async(args: argparse.Namespace) -> int:
