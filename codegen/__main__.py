@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "spec":
             source = args.source or os.environ.get("HH_SPEC") or specfile.DEFAULT_SOURCE
+            kept = specfile.previous(args.output)
+            before = kept.stat().st_mtime_ns if kept.exists() else None
             doc = specfile.fetch(source, args.output)
             print(f"{args.output}: {len(doc['paths'])} paths from {source}")
+            if kept.exists() and kept.stat().st_mtime_ns != before:
+                print(f"the spec it replaced is in {kept}: python -m codegen diff {kept} {args.output}")
         elif args.command == "generate":
             _require_spec(args.spec)
             result = generate.generate(args.spec, OVERLAYS, args.output, allow_warnings=args.allow_warnings)

@@ -118,11 +118,19 @@ def read_source(source: str) -> bytes:
     return path.read_bytes()
 
 
+def previous(destination: Path) -> Path:
+    """Where ``fetch`` keeps the spec it replaced: ``openapi.yml`` -> ``openapi.previous.yml``."""
+    return destination.with_name(f"{destination.stem}.previous{destination.suffix}")
+
+
 def fetch(source: str, destination: Path) -> dict[str, Any]:
-    """Copy a validated spec to ``destination``; a bad source leaves the old file untouched."""
+    """Copy a validated spec to ``destination``; a bad source leaves the old file untouched, and an old
+    file that differs is kept as ``previous(destination)`` for ``python -m codegen diff``."""
     data = read_source(source)
     doc = parse(data, source)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.is_file() and destination.read_bytes() != data:
+        os.replace(destination, previous(destination))
     fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".openapi-", suffix=".tmp")
     with os.fdopen(fd, "wb") as out:
         out.write(data)

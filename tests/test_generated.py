@@ -115,3 +115,14 @@ def test_only_models_registry_and_facade_are_generated() -> None:
     raw = ROOT / "hh_async" / "_raw"
     assert not (raw / "api").exists() and not (raw / "client.py").exists()
     assert {"models", "registry.py", "facade.py", "types.py"} <= {p.name for p in raw.iterdir()}
+
+
+def test_signatures_show_unset_as_unset_and_it_survives_pickling() -> None:
+    import inspect
+    import pickle
+
+    from hh_async import HHClient
+    from hh_async._raw.types import UNSET
+
+    assert "host: 'Host | Unset' = UNSET" in str(inspect.signature(HHClient.get_vacancy))
+    assert pickle.loads(pickle.dumps(UNSET)) is UNSET

@@ -93,6 +93,21 @@ def test_good_spec_is_copied(tmp_path: Path, shared_specs: list[Path]) -> None:
     assert output.read_bytes() == shared_specs[-1].read_bytes()
 
 
+def test_a_new_spec_keeps_the_one_it_replaces_for_diff(tmp_path: Path, shared_specs: list[Path]) -> None:
+    older, newer = shared_specs[0], shared_specs[-1]
+    output = tmp_path / "openapi.yml"
+    assert run_spec(str(older), output).returncode == 0
+    assert not specfile.previous(output).exists()  # nothing was replaced
+    again = run_spec(str(older), output)
+    assert not specfile.previous(output).exists()  # the same spec again: nothing to diff
+    updated = run_spec(str(newer), output)
+    assert updated.returncode == 0, updated.stderr
+    assert specfile.previous(output).read_bytes() == older.read_bytes()
+    assert output.read_bytes() == newer.read_bytes()
+    assert f"codegen diff {specfile.previous(output)} {output}" in updated.stdout
+    assert again.returncode == 0
+
+
 def test_scalars_load_as_json_would_give_them() -> None:
     doc = specfile.parse(
         b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
