@@ -48,8 +48,9 @@ from .errors import (
     TokenExpiredError,
     TokenRevokedError,
     error_from_response,
+    request_id,
 )
-from .events import NO_EVENTS, Events, events_of, request_id
+from .events import NO_EVENTS, Events, events_of
 from .facts import APP_TOKEN_INTERVAL
 from .tokens import MemoryTokenStore, TokenPair, TokenStore
 
@@ -139,7 +140,7 @@ class _TokenEndpoint:
                 raise ValueError("no access_token")
         except (ValueError, AttributeError) as exc:
             raise HHError(f"the token endpoint answered 200 without a token ({exc})", status=200) from None
-        return body, request_id(response)
+        return body, request_id(response.headers)
 
 
 class _TokenAuth(httpx.Auth):

@@ -25,7 +25,7 @@ from ._raw.models.host import Host
 from ._raw.types import Response
 from .buffered_transport import BufferedTransport
 from .drift import DriftMonitor
-from .errors import DecodeError, HHError, error_from_response
+from .errors import DecodeError, HHError, error_from_response, request_id
 from .events import Events, Hook, debug_from_environment
 from .jsonlib import loads
 from .operations import Operation, registry
@@ -370,7 +370,7 @@ class HHClient(Operations):
                 f"{operation.operation_id}: HTTP {status} redirecting to {location}, not an answer of the "
                 f"API (redirects are not followed: check base_url)",
                 status=status,
-                request_id=response.headers.get("x-request-id"),
+                request_id=request_id(response.headers),
                 response=response,
             )
         model = operation.responses.get(str(status))
@@ -382,7 +382,7 @@ class HHClient(Operations):
                 f"{_name(model)} was promised",
                 field="$",
                 status=status,
-                request_id=response.headers.get("x-request-id"),
+                request_id=request_id(response.headers),
                 response=response,
             )
         data = _json(response, operation.operation_id)
@@ -402,7 +402,7 @@ class HHClient(Operations):
                 f"{operation.operation_id}: the body does not fit {cls.__name__}: {exc}",
                 field="$",
                 status=response.status_code,
-                request_id=response.headers.get("x-request-id"),
+                request_id=request_id(response.headers),
                 response=response,
             ) from None
         if self.drift is not None:
@@ -417,7 +417,7 @@ def _json(response: httpx.Response, what: str) -> Any:
         raise DecodeError(
             f"{what}: HH's body is not valid JSON ({exc})",
             status=response.status_code,
-            request_id=response.headers.get("x-request-id"),
+            request_id=request_id(response.headers),
             response=response,
         ) from None
 
@@ -490,8 +490,7 @@ class RawResponse(Response[T]):
 
     @property
     def request_id(self) -> str | None:
-        value = self.headers.get("x-request-id")
-        return str(value) if value else None
+        return request_id(self.headers)
 
 
 def _raw(response: httpx.Response, parsed: Any) -> RawResponse[Any]:

@@ -293,6 +293,12 @@ def _excerpt(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """HH's id of an answer, which its support asks for: the ``X-Request-ID`` header."""
+    value = headers.get("x-request-id")
+    return str(value) if value else None
+
+
 def _refined(cls: type[HHError], response: httpx.Response) -> type[HHError]:
     """A bare 403 to a call without a token is HH's 2026 refusal of anonymous calls."""
     if cls is not ForbiddenError:
@@ -307,7 +313,7 @@ def _refined(cls: type[HHError], response: httpx.Response) -> type[HHError]:
 def error_from_response(response: httpx.Response) -> HHError:
     """The exception for an error answer of HH."""
     status = response.status_code
-    request_id = response.headers.get("x-request-id")
+    answer_id = request_id(response.headers)
     try:
         body = json.loads(response.content) if response.content else {}
     except (ValueError, UnicodeDecodeError):
@@ -316,17 +322,17 @@ def error_from_response(response: httpx.Response) -> HHError:
         return cls(
             f"HTTP {status} with a body that is not JSON: {excerpt!r}",
             status=status,
-            request_id=request_id,
+            request_id=answer_id,
             response=response,
         )
     if not isinstance(body, Mapping):
         return _refined(_by_status(status), response)(
             f"HTTP {status}: {_excerpt(response.text)}",
             status=status,
-            request_id=request_id,
+            request_id=answer_id,
             response=response,
         )
-    request_id = str(body.get("request_id") or request_id or "") or None
+    answer_id = str(body.get("request_id") or answer_id or "") or None
     if isinstance(body.get("error"), str) and "errors" not in body:
         error, description = body["error"], body.get("error_description")
         description = str(description) if description is not None else None
@@ -335,7 +341,7 @@ def error_from_response(response: httpx.Response) -> HHError:
         return cls(
             message,
             status=status,
-            request_id=request_id,
+            request_id=answer_id,
             oauth_error=error,
             description=description,
             response=response,
@@ -350,7 +356,7 @@ def error_from_response(response: httpx.Response) -> HHError:
     return cls(
         listed + (f": {described}" if described else ""),
         status=status,
-        request_id=request_id,
+        request_id=answer_id,
         errors=details,
         oauth_error=str(oauth_error) if oauth_error else None,
         description=described,

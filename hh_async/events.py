@@ -31,6 +31,8 @@ from typing import Any
 import attrs
 import httpx
 
+from .errors import request_id
+
 KINDS = ("request", "response", "retry", "slowdown", "throttle_wait", "token", "refresh")
 _LOGGERS = {
     kind: (logging.getLogger(name), level)
@@ -98,7 +100,7 @@ class Events:
             fields.setdefault("path", request.url.path)
         if response is not None:
             fields.setdefault("status", response.status_code)
-            fields.setdefault("request_id", request_id(response))
+            fields.setdefault("request_id", request_id(response.headers))
         event = Event(kind, message, **fields)
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _describe(event), extra={"hh_event": event})
@@ -116,12 +118,6 @@ NO_EVENTS = Events()
 def events_of(request: httpx.Request) -> Events:
     events = request.extensions.get("hh_events")
     return events if isinstance(events, Events) else NO_EVENTS
-
-
-def request_id(response: httpx.Response) -> str | None:
-    """HH's id of the answer (its support asks for it): the ``X-Request-ID`` header."""
-    value = response.headers.get("x-request-id")
-    return str(value) if value else None
 
 
 def _describe(event: Event) -> str:
@@ -145,4 +141,4 @@ def debug_from_environment(environ: Mapping[str, str] = os.environ) -> bool:
     return True
 
 
-__all__ = ["KINDS", "Event", "Events", "debug_from_environment", "events_of", "request_id"]
+__all__ = ["KINDS", "Event", "Events", "debug_from_environment", "events_of"]
