@@ -46,7 +46,7 @@ def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     try:
         from .aiohttp_transport import AiohttpTransport
     except ImportError:
-        return BufferedTransport(httpx.AsyncHTTPTransport(limits=limits))
+        return httpx.AsyncHTTPTransport(limits=limits)  # made cancel-safe by cancel_safe()
     return AiohttpTransport(limits=limits)
 
 
