@@ -6,9 +6,16 @@ BIN := $(VENV)/bin
 HH_SPEC ?= https://api.hh.ru/openapi/specification/public
 export HH_SPEC
 
-.PHONY: install venv spec generate lint test report bench demo clean
+# redis-server: the tests of shared state (tokens, throttle, webhooks) run against a real one.
+.PHONY: install system venv spec generate lint test report bench demo clean
 
-install: venv spec generate
+install: system venv spec generate
+
+system:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)" >&2; exit 1; fi; }
 
 venv: $(BIN)/python
 $(BIN)/python: pyproject.toml

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,12 @@ def current_spec() -> Path:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Runtime tests marked ``anyio`` run under both event loops the client supports."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on loopback for this test session (never fakeredis: see DESIGN.md §7)."""
+    from .redis_server import redis_server
+
+    with redis_server() as url:
+        yield url
