@@ -3,7 +3,7 @@
 python -m codegen spec [SOURCE]      fetch the spec (default: $HH_SPEC, else HH's URL) into openapi.yml
 python -m codegen generate           openapi.yml + overlays/ -> hh_async/_raw
 python -m codegen report [--json]    completeness and fidelity figures of the generated client
-python -m codegen diff OLD NEW       what changed between two spec versions, for a person deciding to upgrade
+python -m codegen diff OLD NEW       what a new spec changes for Python callers: methods, parameters, models
 """
 
 from __future__ import annotations

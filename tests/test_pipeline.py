@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen import diff, generate, specfile
+from codegen import generate, specfile
 
 from .conftest import ROOT
 
@@ -120,15 +120,3 @@ def test_a_warning_fails_generation_and_keeps_the_old_client(
     with pytest.raises(generate.GenerationError, match=r"GET /vacancies.*Unsupported content type"):
         generate.generate(broken, ROOT / "overlays", previous)
     assert (previous / "marker").read_text() == "old"
-
-
-def test_diff_between_the_shared_specs(shared_specs: list[Path]) -> None:
-    old, new = (specfile.load(p) for p in sorted(shared_specs))
-    changes = diff.compare(old, new)
-    assert len(changes["operations_removed"]) == 52
-    assert len(changes["operations_added"]) == 15
-    assert "POST /resumes (create-resume)" in changes["operations_removed"]
-    assert "BREAKING moved: POST /oauth/token -> POST /token" in changes["operations_changed"]["authorize"]
-    text = diff.render(changes)
-    assert text.splitlines()[0] == f"{changes['breaking']} breaking change(s)"
-    assert "GET /common/chats" in text
