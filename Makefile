@@ -38,7 +38,15 @@ lint: $(BIN)/python
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The generated client is rebuilt when the spec, an overlay or the pipeline changed since it was made.
+RAW := hh_async/_raw/generation.json
+$(RAW): openapi.yml $(filter-out codegen/diff.py,$(wildcard codegen/*.py)) $(wildcard codegen/config.yml codegen/templates/* overlays/*) | $(BIN)/python
+	$(BIN)/python -m codegen generate
+
+openapi.yml: | $(BIN)/python
+	$(BIN)/python -m codegen spec
+
+test: $(RAW) lint
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/python

@@ -10,6 +10,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPECS = Path(os.environ.get("HH_SPECS_DIR", ROOT.parent / "shared" / "spec"))
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A client generated from another spec than openapi.yml would make every test speak of the wrong API."""
+    import hashlib
+    import json
+
+    spec, made = ROOT / "openapi.yml", ROOT / "hh_async" / "_raw" / "generation.json"
+    if spec.is_file() and made.is_file():
+        generated_from = json.loads(made.read_text()).get("spec_sha256")
+        if generated_from != hashlib.sha256(spec.read_bytes()).hexdigest():
+            pytest.exit(
+                "hh_async/_raw is stale: openapi.yml changed since it was generated; run `make generate`", 2
+            )
+
+
 @pytest.fixture(scope="session")
 def shared_specs() -> list[Path]:
     """The published spec versions the pipeline must handle (the repo never holds a copy)."""
