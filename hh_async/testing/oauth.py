@@ -42,6 +42,7 @@ class _Token:
     expires_at: float | None
     refresh_token: str | None = None
     revoked: bool = False
+    user_id: str | None = None  # whose token it is (user tokens); a refresh keeps it
 
 
 @attrs.define
@@ -49,6 +50,7 @@ class _Code:
     client_id: str
     redirect_uri: str | None
     challenge: str | None
+    user_id: str
     used: bool = False
 
 
@@ -67,6 +69,7 @@ class OAuthServer:
         self._access: dict[str, _Token] = {}
         self._refresh: dict[str, str | None] = {}  # refresh token -> its access token (None once used)
         self._app_issued: dict[str, float] = {}
+        self._users = 0
 
     # --- the authorize page -----------------------------------------------------------------------------
 
@@ -79,7 +82,8 @@ class OAuthServer:
         if params.get("code_challenge") and params.get("code_challenge_method", "plain") != "S256":
             return 400, "only code_challenge_method=S256 is supported"
         code = secrets.token_urlsafe(16)
-        self._codes[code] = _Code(client_id, redirect_uri, params.get("code_challenge"))
+        user_id = params.get("login_as") or self._new_user()  # the fake's stand-in for who logged in
+        self._codes[code] = _Code(client_id, redirect_uri, params.get("code_challenge"), user_id)
         target = redirect_uri or "https://example.invalid/oauth/callback"
         state = f"&state={params['state']}" if "state" in params else ""
         return 302, f"{target}{'&' if '?' in target else '?'}code={code}{state}"
@@ -100,13 +104,35 @@ class OAuthServer:
             return self._app_grant(client_id)
         return _oauth_error(400, "unsupported_grant_type", "unsupported grant_type")
 
-    def _issue(self, kind: str, client_id: str) -> dict[str, Any]:
+    def _new_user(self) -> str:
+        self._users += 1
+        return str(self._users)
+
+    def issue_user_token(
+        self, client_id: str, user_id: str | None = None, *, expired: bool = False
+    ) -> dict[str, Any]:
+        """A user's token answer as if they had just logged in (for tests and load runs that need many
+        users without the browser step); ``expired`` issues one whose access token has already expired."""
+        answer = self._issue("user", client_id, user_id or self._new_user())
+        if expired:
+            self._access[answer["access_token"]].expires_at = self.clock() - 1
+        return answer
+
+    def user_of(self, authorization: str | None) -> str | None:
+        """The user a valid user token belongs to (None for an app token, a bad or a missing one)."""
+        if self.check(authorization) is not None or authorization is None:
+            return None
+        return self._access[authorization.partition(" ")[2]].user_id
+
+    def _issue(self, kind: str, client_id: str, user_id: str | None = None) -> dict[str, Any]:
         access = secrets.token_urlsafe(24)
         if kind == "app":
             self._access[access] = _Token("app", client_id, None)
             return {"access_token": access, "token_type": "bearer"}
         refresh = secrets.token_urlsafe(24)
-        self._access[access] = _Token("user", client_id, self.clock() + self.access_ttl, refresh)
+        self._access[access] = _Token(
+            "user", client_id, self.clock() + self.access_ttl, refresh, user_id=user_id
+        )
         self._refresh[refresh] = access
         return {
             "access_token": access,
@@ -131,7 +157,7 @@ class OAuthServer:
             if digest != code.challenge:
                 return _oauth_error(400, "invalid_grant", "code verifier mismatch")
         code.used = True
-        return 200, self._issue("user", client_id)
+        return 200, self._issue("user", client_id, code.user_id)
 
     def _refresh_grant(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         refresh = form.get("refresh_token", "")
@@ -146,7 +172,7 @@ class OAuthServer:
         if token.expires_at is not None and self.clock() < token.expires_at:
             return _oauth_error(400, "invalid_grant", "token not expired")
         self._refresh[refresh] = None  # the old access token stays what it is: expired
-        return 200, self._issue("user", token.client_id)
+        return 200, self._issue("user", token.client_id, token.user_id)
 
     def _app_grant(self, client_id: str) -> tuple[int, dict[str, Any]]:
         last = self._app_issued.get(client_id)
