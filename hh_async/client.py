@@ -12,6 +12,7 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 from __future__ import annotations
 
 import copy
+import enum
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -38,6 +39,12 @@ from .wire import Parts, build, plain, primitive, query_string
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.hh.ru"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class _Keep(enum.Enum):
+    """``with_options``' default for ``auth``: keep the parent's (None means anonymous)."""
+
+    KEEP = enum.auto()
 
 
 def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
@@ -146,14 +153,27 @@ class HHClient(Operations):
         self.with_raw_response = _RawClient(self)
 
     def with_options(
-        self, *, retry: RetryPolicy | None = None, timeout: httpx.Timeout | float | None = None
+        self,
+        *,
+        auth: httpx.Auth | _Keep | None = _Keep.KEEP,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float | None = None,
     ) -> HHClient:
-        """A view of this client whose calls use another retry policy or timeout (same connections,
-        auth and throttle): ``await hh.with_options(retry=RetryPolicy(max_attempts=1)).get_vacancy(...)``."""
+        """A view of this client whose calls use another auth, retry policy or timeout, over the same
+        connections, throttle and (unless given) retry policy; it closes nothing. Cheap enough to make one
+        per user per web request: ``await hh.with_options(auth=user_auth).get_me()``; ``auth=None`` makes
+        an anonymous view, and options not given are kept from this client (or view)."""
         if retry is not None and self._stack is None:
             raise TypeError("retry= needs hh-async's own stack: this client sends through your http_client")
+        if auth is not _Keep.KEEP and auth is not None and not isinstance(auth, httpx.Auth):
+            raise TypeError(
+                f"auth= takes an httpx.Auth (StaticToken, UserToken, AppToken...) or None, "
+                f"not {type(auth).__name__}"
+            )
         view = copy.copy(self)
         view._view = True  # closing the view must not close the shared connections
+        if auth is not _Keep.KEEP:
+            view._auth = auth
         view._retry = retry or self._retry
         view._timeout = timeout if timeout is not None else self._timeout
         if timeout is not None:
