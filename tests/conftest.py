@@ -51,7 +51,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real redis-server on loopback for this test session (never fakeredis: see DESIGN.md §7)."""
-    from .redis_server import redis_server
+    from hh_async.testing.redis_server import redis_server
 
     with redis_server() as url:
         yield url

@@ -1,4 +1,4 @@
-"""A real ``redis-server`` for the tests of shared state: started once per test session on a free loopback
+"""A real ``redis-server`` for tests and load runs of shared state: started on a free loopback
 port, with no persistence, and stopped at the end. ``make install`` installs the server (Debian's package)."""
 
 from __future__ import annotations
