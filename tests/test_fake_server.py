@@ -63,6 +63,8 @@ def test_every_operation_answers_and_its_body_parses(server: FakeHH) -> None:
         for operation in registry().values():
             if operation.path == "/token":
                 continue  # the OAuth endpoint has its own tests below
+            if operation.path.startswith("/webhook/"):
+                continue  # per-user state, not spec examples: tests/test_webhooks_fake.py
             path = operation.path.replace("{vacancy_id}", "100001")
             path = path.replace("{", "").replace("}", "")  # any other id: the fake answers from the spec
             spec = rules["operations"][operation.operation_id]

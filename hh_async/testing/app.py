@@ -6,7 +6,11 @@
 - ``/token``, ``/oauth/authorize``: OAuth by HH's rules (``oauth.py``); API calls check the token;
 - every other operation answers its spec example (or a body made from its schema) with its 2xx status;
 - ``User-Agent``/``HH-User-Agent`` are required (``400 bad_user_agent``);
-- faults (``faults.py``) make it fail the ways HH and its proxies do.
+- faults (``faults.py``) make it fail the ways HH and its proxies do;
+- ``/webhook/subscriptions`` per user (a user is who logged in with a code; refreshed tokens stay that
+  user), and events in its data (``add_negotiation``, ``change_vacancy``, ``archive_vacancy``,
+  ``post_chat_message``, or the API calls that make them) sent to the subscribed URLs by ``webhooks``
+  (``webhooks.py``), which runs for as long as the server does (ASGI lifespan).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import itertools
 import json
 import math
 import re
+import threading
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -25,9 +31,10 @@ import anyio
 from ..facts import DEPTH_CAPS, MAX_PER_PAGE, SEARCH_DEPTH
 from ..operations import registry
 from ..validation import _rules, _Validator
-from .dataset import Dataset, parse_time
+from .dataset import MSK, Dataset, hh_time, parse_time
 from .faults import Faults
 from .oauth import OAuthServer
+from .webhooks import DeliveryPolicy, WebhookSender, summary
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -51,14 +58,23 @@ class FakeHHApp:
         self.before_search: Callable[[dict[str, list[str]]], object] | None = None
         """Called with the query before each ``GET /vacancies`` is answered (in the server's thread): a
         test changes the data there (``dataset.archive``, ``dataset.publish``) at the request it chooses."""
+        self.webhooks = WebhookSender()
+        """Subscriptions and the webhook sender: ``webhooks.configure(DeliveryPolicy(...))`` to choose
+        duplicates, losses and time scale; ``webhooks.attempts``/``acked`` to see what happened."""
+        self.negotiations: dict[str, list[dict[str, Any]]] = {}
+        """Responses by vacancy id, newest last (``add_negotiation``), served by
+        ``GET /negotiations/response``."""
         self._routes = _compile_routes()
         self._request_ids = itertools.count(1)
+        self._users: dict[str, str] = {}  # access or refresh token -> the user it belongs to
+        self._app_tokens: set[str] = set()
+        self._user_ids = itertools.count(1)
+        self._event_ids = itertools.count(1)
+        self._data_lock = threading.Lock()  # tests add data from their own thread
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await self._lifespan(receive, send)
             return
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -81,6 +97,19 @@ class FakeHHApp:
             payload = {**payload, "request_id": request_id}
         await _respond(send, status, payload, {"x-request-id": request_id, **extra})
 
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """The webhook sender lives as long as the server: started at startup, cancelled (its attempts in
+        flight with it, its connections closed) at shutdown."""
+        async with anyio.create_task_group() as group:
+            while (await receive())["type"] != "lifespan.startup":
+                pass
+            group.start_soon(self.webhooks.run)
+            await send({"type": "lifespan.startup.complete"})
+            while (await receive())["type"] != "lifespan.shutdown":
+                pass
+            group.cancel_scope.cancel()
+        await send({"type": "lifespan.shutdown.complete"})
+
     # --- dispatch -----------------------------------------------------------------------------------------
 
     def handle(
@@ -92,7 +121,11 @@ class FakeHHApp:
         if path == "/token" and method == "POST":
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             status, answer = self.oauth.token(form)
+            if status == 200:
+                self._remember_user(form, answer)
             return status, answer, {}
+        if path.startswith("/_fake/"):
+            return self.control(method, path, body)
         if not (headers.get("hh-user-agent") or headers.get("user-agent")):
             return _errors(400, "bad_user_agent", "unset")
         if path == "/token" and method == "DELETE":
@@ -134,7 +167,200 @@ class FakeHHApp:
             if index is None:
                 return _errors(404, "not_found", None)
             return 200, self.dataset.vacancy(index, self.base_url), {}
+        if operation_id in _SUBSCRIPTION_OPERATIONS:
+            return self.subscriptions(operation_id, headers.get("authorization"), params, body)
+        if operation_id == "get-collection-negotiations-list":
+            return self.negotiation_list(query)
+        self._event_of_call(operation_id, params, headers.get("authorization"))
         return self.from_spec(operation_id, query)
+
+    # --- users and webhook subscriptions ------------------------------------------------------------------
+
+    def _remember_user(self, form: dict[str, str], answer: dict[str, Any]) -> None:
+        """Who a token belongs to: a code makes a new user, a refresh keeps the refreshed token's."""
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            self._app_tokens.add(answer["access_token"])
+            return
+        user = self._users.get(form.get("refresh_token", "")) if grant == "refresh_token" else None
+        user = user or f"user-{next(self._user_ids)}"
+        for key in ("access_token", "refresh_token"):
+            if answer.get(key):
+                self._users[answer[key]] = user
+
+    def user_of(self, authorization: str | None) -> str | None:
+        """The fake user id behind an ``Authorization`` header (None: anonymous or an app token)."""
+        access = (authorization or "").partition(" ")[2]
+        if not access or access in self._app_tokens:
+            return None
+        return self._users.get(access, f"token-{access[:12]}")
+
+    def subscriptions(
+        self, operation_id: str, authorization: str | None, params: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        user = self.user_of(authorization)
+        if user is None:
+            return _errors(403, "oauth", "user_auth_expected")
+        if operation_id == "get-webhook-subscriptions":
+            return 200, {"items": self.webhooks.subscriptions_of(user)}, {}
+        if operation_id == "cancel-webhook-subscription":
+            found = self.webhooks.delete(user, params["subscription_id"])
+            return (204, None, {}) if found else _errors(404, "not_found", None)
+        try:
+            document = json.loads(body or b"{}")
+        except ValueError:
+            return _errors(400, "bad_json_data", None, "the body is not JSON")
+        url, actions = document.get("url"), document.get("actions")
+        if operation_id == "post-webhook-subscription":
+            created = self.webhooks.create(user, url, actions)
+            if created is None:
+                return _errors(400, "notifications", "already_exist")
+            return 201, {"id": created}, {}
+        found = self.webhooks.update(user, params["subscription_id"], url, actions)
+        return (204, None, {}) if found else _errors(404, "not_found", None)
+
+    def control(self, method: str, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """The test API, for a fake in another process (load runs): not part of HH.
+
+        - ``POST /_fake/events`` ``{"kind": "negotiation"|"vacancy_change"|"vacancy_archivation"|
+          "chat_message", "vacancy_id"|"chat_id": ..., "count": 1, "users": null}``: make events;
+        - ``GET /_fake/webhooks``: what the sender did (``webhooks.summary``);
+        - ``PUT /_fake/webhooks/policy`` with ``DeliveryPolicy`` fields: how it delivers from now on.
+        """
+        try:
+            document = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"error": "the body is not JSON"}, {}
+        if method == "GET" and path == "/_fake/webhooks":
+            return 200, summary(self.webhooks), {}
+        if method == "PUT" and path == "/_fake/webhooks/policy":
+            try:
+                self.webhooks.configure(DeliveryPolicy(**document))
+            except (TypeError, ValueError) as exc:
+                return 400, {"error": str(exc)}, {}
+            return 204, None, {}
+        if method == "POST" and path == "/_fake/events":
+            kind, users = document.get("kind"), document.get("users")
+            count = document.get("count", 1)
+            if not isinstance(count, int) or count < 1:
+                return 400, {"error": "count is a positive integer"}, {}
+            made: list[str] = []
+            topics: list[str] = []
+            for _ in range(count):
+                if kind == "negotiation":
+                    topic, events = self.add_negotiation(
+                        str(document.get("vacancy_id", "100000")), users=users
+                    )
+                    topics.append(topic)
+                    made += events
+                elif kind == "vacancy_change":
+                    made += self.change_vacancy(str(document.get("vacancy_id", "100000")), users=users)
+                elif kind == "vacancy_archivation":
+                    made += self.archive_vacancy(str(document.get("vacancy_id", "100000")), users=users)
+                elif kind == "chat_message":
+                    made += self.post_chat_message(str(document.get("chat_id", "1")), users=users)
+                else:
+                    return 400, {"error": f"unknown kind {kind!r}"}, {}
+            return 200, {"events": made, "topics": topics}, {}
+        return 404, {"error": f"no test API at {method} {path}"}, {}
+
+    # --- events in the data (tests call these; some API calls make them too) -----------------------------
+
+    def add_negotiation(
+        self,
+        vacancy_id: str,
+        *,
+        resume_id: str | None = None,
+        created_at: datetime | None = None,
+        users: list[str] | None = None,
+    ) -> tuple[str, list[str]]:
+        """A new response to ``vacancy_id``: listed by ``GET /negotiations/response`` from now on, and
+        announced (``NEW_NEGOTIATION_VACANCY``, ``NEW_RESPONSE_OR_INVITATION_VACANCY``) to subscribers
+        (``users`` only, if given). Returns the topic id and the ids of the events made."""
+        moment = hh_time(created_at or datetime.now(MSK))
+        with self._data_lock:
+            topic = str(5_000_000 + next(self._event_ids))
+            chat = str(9_000_000 + int(topic))
+            resume = resume_id or f"resume-{topic}"
+            self.negotiations.setdefault(vacancy_id, []).append(
+                {"id": topic, "created_at": moment, "chat_id": chat, "resume_id": resume}
+            )
+        common = {"chat_id": chat, "topic_id": topic, "resume_id": resume, "vacancy_id": vacancy_id}
+        common["employer_id"] = "1455"
+        events = self.webhooks.emit(
+            "NEW_NEGOTIATION_VACANCY", {**common, "negotiation_date": moment}, users=users
+        )
+        events += self.webhooks.emit(
+            "NEW_RESPONSE_OR_INVITATION_VACANCY", {**common, "response_date": moment}, users=users
+        )
+        return topic, events
+
+    def change_vacancy(self, vacancy_id: str, *, users: list[str] | None = None) -> list[str]:
+        payload = {"vacancy_id": vacancy_id, "change_date": hh_time(datetime.now(MSK))}
+        return self.webhooks.emit("VACANCY_CHANGE", payload, users=users)
+
+    def archive_vacancy(self, vacancy_id: str, *, users: list[str] | None = None) -> list[str]:
+        if self.dataset.index(vacancy_id) is not None:
+            self.dataset.archive(vacancy_id)
+        payload = {"vacancy_id": vacancy_id, "archivation_date": hh_time(datetime.now(MSK))}
+        return self.webhooks.emit("VACANCY_ARCHIVATION", payload, users=users)
+
+    def post_chat_message(
+        self, chat_id: str, *, sender: str = "applicant-1", users: list[str] | None = None
+    ) -> list[str]:
+        payload = {
+            "chat_id": chat_id,
+            "message_id": str(next(self._event_ids)),
+            "message_type": "SIMPLE",
+            "sender_participant_id": sender,
+            "is_current_participant": False,
+            "creation_time": hh_time(datetime.now(MSK)),
+            "role": "APPLICANT",
+        }
+        return self.webhooks.emit("CHAT_MESSAGE_CREATED", payload, users=users)
+
+    def _event_of_call(self, operation_id: str, params: dict[str, str], authorization: str | None) -> None:
+        """API calls that change the fake's data announce it, as HH does (the caller is told too)."""
+        if operation_id == "edit-vacancy":
+            self.change_vacancy(params["vacancy_id"])
+        elif operation_id == "add-vacancy-to-archive":
+            self.archive_vacancy(params["vacancy_id"])
+        elif operation_id == "chat-message-post":
+            user = self.user_of(authorization) or "anonymous"
+            self.post_chat_message(params["chat_id"], sender=user)
+
+    def negotiation_list(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """``GET /negotiations/response?vacancy_id=``: the vacancy's responses, newest first, paged."""
+        vacancy_id = query.get("vacancy_id", [""])[0]
+        try:
+            page, per_page = int(query.get("page", ["0"])[0]), int(query.get("per_page", ["20"])[0])
+        except ValueError:
+            return _errors(400, "bad_argument", "page")
+        if page < 0 or not 0 < per_page <= MAX_PER_PAGE:
+            return _errors(400, "bad_argument", "page" if page < 0 else "per_page")
+        with self._data_lock:
+            found = sorted(self.negotiations.get(vacancy_id, []), key=lambda n: n["created_at"], reverse=True)
+        items = [
+            {
+                "id": n["id"],
+                "created_at": n["created_at"],
+                "updated_at": n["created_at"],
+                "chat_id": int(n["chat_id"]),
+                "resume": {"id": n["resume_id"]},
+                "vacancy": {"id": vacancy_id},
+                "state": {"id": "response", "name": "Отклик"},
+                "employer_state": {"id": "response", "name": "Отклик"},
+                "templates": [],
+                "actions": [],
+                "url": f"{self.base_url}/negotiations/{n['id']}",
+                "has_updates": True,
+                "source": "NEGOTIATION",
+            }
+            for n in found[page * per_page : (page + 1) * per_page]
+        ]
+        pages = math.ceil(len(found) / per_page)
+        body = {"items": items, "found": len(found), "page": page, "pages": pages, "per_page": per_page}
+        return 200, body, {}
 
     def _refusal(self, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
         refuse = self.faults.refuse
@@ -239,6 +465,16 @@ class FakeHHApp:
             },
             {},
         )
+
+
+_SUBSCRIPTION_OPERATIONS = frozenset(
+    {
+        "get-webhook-subscriptions",
+        "post-webhook-subscription",
+        "change-webhook-subscription",
+        "cancel-webhook-subscription",
+    }
+)
 
 
 def check_request(

@@ -1,0 +1,298 @@
+"""A durable queue of webhook events in a Redis stream, and the worker that handles them after HH has its
+answer.
+
+``RedisEventQueue.put`` checks the event's dedup keys and appends it to the stream in one Lua script: an
+event is either stored and seen, or neither, whatever fails or is cancelled. Workers in any number of
+processes share the stream through one consumer group (``XREADGROUP``); each entry goes to one worker,
+which acknowledges and deletes it once handled (``XACK`` + ``XDEL`` in one transaction). The entries a
+killed worker had taken stay pending and another worker takes them over once idle for ``claim_idle``
+seconds (``XAUTOCLAIM``), while a live worker keeps its own from going idle (``XCLAIM`` as a heartbeat).
+An event whose handler keeps failing goes to a dead-letter stream with the last error.
+
+Needs the ``redis`` extra (redis-py's asyncio client, so asyncio only: redis-py does not run under trio).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from ..cancellation import shielded
+from .dedup import DEFAULT_TTL
+from .events import MalformedEvent, WebhookEvent, parse_event
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger("hh_async.webhooks")
+
+Handler = Callable[[WebhookEvent], Awaitable[object]]
+
+# KEYS[1]: the stream; KEYS[2..]: the event's dedup keys. ARGV: ttl, the event.
+PUT_SCRIPT = """
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return false end
+end
+local entry = redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], entry, 'EX', ARGV[1])
+end
+return entry
+"""
+
+
+@attrs.frozen
+class DeadLetter:
+    entry_id: str
+    event: bytes = attrs.field(repr=False)
+    error: str
+    attempts: int
+
+
+class RedisEventQueue:
+    """The stream ``hh:webhooks:{name}:events``, its dead letters ``…:dead`` and dedup keys ``…:seen:*``
+    (one hash tag, one Redis Cluster slot). Give every app its own ``name``."""
+
+    GROUP = "workers"
+
+    def __init__(self, redis: Redis, name: str = "default", *, ttl: float = DEFAULT_TTL) -> None:
+        if not name or any(c in name for c in "{}: "):
+            raise ValueError(f"queue name {name!r}: use letters, digits, '-' or '_'")
+        self.redis = redis
+        self.name = name
+        prefix = f"hh:webhooks:{{{name}}}:"
+        self.stream = prefix + "events"
+        self.dead_stream = prefix + "dead"
+        self.seen_prefix = prefix + "seen:"
+        self.ttl = int(ttl)
+        self._put = redis.register_script(PUT_SCRIPT)
+
+    def __repr__(self) -> str:
+        return f"RedisEventQueue(name={self.name!r})"
+
+    async def put(self, event: WebhookEvent) -> bool:
+        keys = [self.stream, *(self.seen_prefix + key for key in event.keys)]
+        entry = await self._put(keys=keys, args=[self.ttl, event.to_json()])
+        return entry is not None
+
+    async def seen(self, key: str) -> bool:
+        """Was an event with this dedup key (``WebhookEvent.keys``) stored within the TTL?"""
+        return bool(await self.redis.exists(self.seen_prefix + key))
+
+    async def ensure_group(self) -> None:
+        from redis.exceptions import ResponseError
+
+        try:
+            await self.redis.xgroup_create(self.stream, self.GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def backlog(self) -> int:
+        """Events stored and not handled yet (taken by a worker or not)."""
+        return int(await self.redis.xlen(self.stream))
+
+    async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        entries: Any = await self.redis.xrange(self.dead_stream, count=count)
+        return [
+            DeadLetter(
+                entry_id=_text(entry_id),
+                event=fields[b"event"],
+                error=_text(fields[b"error"]),
+                attempts=int(fields[b"attempts"]),
+            )
+            for entry_id, fields in entries
+        ]
+
+    async def read(self, consumer: str, count: int, *, block: float | None, own: bool = False) -> list[Entry]:
+        """Up to ``count`` new entries for ``consumer`` (``own``: those it already took and did not ack)."""
+        answer: Any = await self.redis.xreadgroup(
+            self.GROUP,
+            consumer,
+            {self.stream: "0" if own else ">"},
+            count=count,
+            block=None if block is None or own else int(block * 1000),
+        )
+        return [Entry(_text(i), f[b"event"]) for _, entries in answer or () for i, f in entries if f]
+
+    async def take_over(self, consumer: str, idle: float, count: int) -> list[Entry]:
+        """Entries other consumers took and left idle for ``idle`` seconds (a worker that died)."""
+        answer: Any = await self.redis.xautoclaim(
+            self.stream, self.GROUP, consumer, int(idle * 1000), start_id="0-0", count=count
+        )
+        return [Entry(_text(i), f[b"event"]) for i, f in answer[1] if f]
+
+    async def keep(self, consumer: str, entry_ids: list[str]) -> None:
+        """Reset the idle time of entries this consumer is working on, so nobody takes them over."""
+        if entry_ids:
+            ids: list[Any] = list(entry_ids)
+            await self.redis.xclaim(self.stream, self.GROUP, consumer, 0, ids, justid=True)
+
+    async def done(self, entry_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, self.GROUP, entry_id)
+            pipe.xdel(self.stream, entry_id)
+            await pipe.execute()
+
+    async def bury(self, entry_id: str, event: bytes, error: str, attempts: int) -> None:
+        """Move an entry to the dead letters, in one transaction with its acknowledgement."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self.dead_stream,
+                {"event": event, "error": error[:1000], "attempts": attempts, "entry": entry_id},
+            )
+            pipe.xack(self.stream, self.GROUP, entry_id)
+            pipe.xdel(self.stream, entry_id)
+            await pipe.execute()
+
+
+@attrs.frozen
+class Entry:
+    entry_id: str
+    event: bytes = attrs.field(repr=False)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def default_consumer() -> str:
+    """host:pid: a restarted process is a new consumer; what the old one held is taken over when idle."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@attrs.define
+class WorkerStats:
+    handled: int = 0
+    retried: int = 0
+    dead: int = 0
+    taken_over: int = 0
+
+
+class Worker:
+    """Handles the queue's events with at most ``concurrency`` handlers at once; a failed handler is
+    retried ``max_attempts`` times in all with capped exponential backoff and jitter, then buried.
+
+    ``await worker.run()`` until cancelled (in your app's lifespan, or a process of its own). Cancelled,
+    it stops taking entries; those in hand stay pending and are handled again (by this consumer name when
+    it comes back, by another worker after ``claim_idle``). So a handler must tolerate being run again for
+    an event whose earlier run was interrupted; one that finished is acknowledged in the same step.
+    ``claim_idle`` must exceed the longest stall of a live worker's event loop.
+    """
+
+    def __init__(
+        self,
+        queue: RedisEventQueue,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        concurrency: int = 16,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        claim_idle: float = 60.0,
+        block: float = 1.0,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be at least 1")
+        if claim_idle <= 0 or block <= 0:
+            raise ValueError("claim_idle and block are positive numbers of seconds")
+        self.queue = queue
+        self.handler = handler
+        self.consumer = consumer or default_consumer()
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self.claim_idle = claim_idle
+        self.block = block
+        self.stats = WorkerStats()
+        self._in_hand: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Worker(queue={self.queue!r}, consumer={self.consumer!r})"
+
+    async def run(self) -> None:
+        await self.queue.ensure_group()
+        slots = anyio.Semaphore(self.concurrency)
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._heartbeat)
+            # What this consumer name took before a restart comes first.
+            await self._start_all(
+                group, slots, await self.queue.read(self.consumer, 10_000, block=None, own=True)
+            )
+            next_take_over = anyio.current_time()
+            while True:
+                free = slots.value
+                if free == 0:
+                    async with slots:  # wait until one handler is done
+                        pass
+                    continue
+                entries: list[Entry] = []
+                if anyio.current_time() >= next_take_over:
+                    entries = await self.queue.take_over(self.consumer, self.claim_idle, free)
+                    self.stats.taken_over += len(entries)
+                    next_take_over = anyio.current_time() + self.claim_idle / 4
+                if not entries:
+                    entries = await self.queue.read(self.consumer, free, block=self.block)
+                await self._start_all(group, slots, entries)
+
+    async def _start_all(
+        self, group: anyio.abc.TaskGroup, slots: anyio.Semaphore, entries: list[Entry]
+    ) -> None:
+        for entry in entries:
+            if entry.entry_id in self._in_hand:
+                continue
+            await slots.acquire()
+            self._in_hand.add(entry.entry_id)
+            group.start_soon(self._process, entry, slots)
+
+    async def _process(self, entry: Entry, slots: anyio.Semaphore) -> None:
+        try:
+            try:
+                event = parse_event(entry.event)
+            except MalformedEvent as exc:
+                reason = str(exc)
+                await shielded(lambda: self.queue.bury(entry.entry_id, entry.event, reason, 0), timeout=10)
+                self.stats.dead += 1
+                return
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    await self.handler(event)
+                except Exception as exc:
+                    if attempt == self.max_attempts:
+                        error = f"{type(exc).__name__}: {exc}"
+                        log.warning("webhook event %s failed %d times, dead-lettered", event.id, attempt)
+                        await shielded(
+                            functools.partial(self.queue.bury, entry.entry_id, entry.event, error, attempt),
+                            timeout=10,
+                        )
+                        self.stats.dead += 1
+                        return
+                    self.stats.retried += 1
+                    pause = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
+                    await anyio.sleep(pause * random.uniform(0.5, 1.0))
+                else:
+                    # Finished work is acknowledged even if the worker is being cancelled right now.
+                    await shielded(lambda: self.queue.done(entry.entry_id), timeout=10)
+                    self.stats.handled += 1
+                    return
+        finally:
+            self._in_hand.discard(entry.entry_id)
+            slots.release()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await anyio.sleep(self.claim_idle / 3)
+            try:
+                await self.queue.keep(self.consumer, sorted(self._in_hand))
+            except Exception:  # a Redis hiccup: the next beat tries again
+                log.warning("webhook worker %s could not renew its entries", self.consumer, exc_info=True)
