@@ -52,7 +52,7 @@ from .errors import (
 )
 from .events import NO_EVENTS, Events, events_of
 from .facts import APP_TOKEN_INTERVAL
-from .tokens import MemoryTokenStore, TokenPair, TokenStore
+from .tokens import ConditionalTokenStore, MemoryTokenStore, TokenConflict, TokenPair, TokenStore
 
 TOKEN_URL = "https://api.hh.ru/token"
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
@@ -168,6 +168,26 @@ class _TokenAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self._endpoint.client_id!r}, store={self.store!r})"
 
+    async def _keep(self, replacing: TokenPair | None, pair: TokenPair, events: Events) -> TokenPair:
+        """Save ``pair`` in place of ``replacing`` and return the pair to use. A store whose lock can
+        expire under a live holder saves by compare-and-set: if another process saved a newer pair while
+        this one outlived its lock, that pair stays, and is the one used here too."""
+        store = self.store
+        if not isinstance(store, ConditionalTokenStore):
+            await store.save(pair)
+            return pair
+        try:
+            await store.replace(replacing, pair)
+            return pair
+        except TokenConflict:
+            newer = await store.load()
+            if newer is None:
+                raise ReauthorizationRequired(
+                    "the stored token pair was removed while it was being refreshed: log the user in again"
+                ) from None
+            events.emit("refresh", "another process saved a newer token pair meanwhile: using that one")
+            return newer
+
 
 class UserToken(_TokenAuth):
     """A user's token pair, refreshed by the rules above and persisted in ``store``."""
@@ -242,6 +262,11 @@ class UserToken(_TokenAuth):
                     return await self._endpoint.shielded(refresh_and_keep)
                 except ReauthorizationRequired as exc:
                     if exc.description != "token not expired":  # the refresh token is dead, not early
+                        newer = await self.store.load()
+                        if newer is not None and newer.access_token != stale.access_token:
+                            # Another process refreshed (its lock outlived by ours, or ours by it): use it.
+                            self._pair = newer
+                            return newer
                         self._refused = (stale, exc)
                     raise
 
@@ -255,16 +280,14 @@ class UserToken(_TokenAuth):
             if exc.description == "token not expired" and not expired:
                 # Our clock ran ahead of HH's: the token still works. Use it a little longer.
                 later = attrs.evolve(stale, expires_at=self._clock() + 60)
-                await self.store.save(later)
                 message = "HH says the access token has not expired yet; the refresh is retried later"
                 events.emit("refresh", message, request_id=exc.request_id)
-                return later
+                return await self._keep(stale, later, events)
             events.emit("refresh", f"HH refused the refresh: {exc.message}", request_id=exc.request_id)
             raise
         pair = TokenPair.from_response(body, self._clock())
-        await self.store.save(pair)  # persisted before anyone uses it: the old refresh token is spent
         events.emit("refresh", f"refreshed the user token; {pair}", request_id=answer_id)
-        return pair
+        return await self._keep(stale, pair, events)  # saved before anyone uses it: the old one is spent
 
 
 def _same_error(error: ReauthorizationRequired) -> ReauthorizationRequired:
@@ -320,10 +343,10 @@ class AppToken(_TokenAuth):
 
                 async def obtain_and_keep() -> TokenPair:
                     body, answer_id = await self._endpoint.grant("client_credentials")
-                    pair = self._pair = TokenPair.from_response(body, now)
-                    await self.store.save(pair)
+                    self._pair = TokenPair.from_response(body, now)
                     events.emit("token", "obtained an application token", request_id=answer_id)
-                    return pair
+                    self._pair = await self._keep(stored, self._pair, events)
+                    return self._pair
 
                 return await self._endpoint.shielded(obtain_and_keep)  # HH revoked the old one as it answered
 

@@ -4,7 +4,9 @@ HH's refresh token works once, so whoever refreshes must persist the new pair be
 two refreshers must never race; a new application token revokes the previous one, so two processes must not
 both ask for one. A store therefore offers ``exclusive()``: the section inside it is the only one, across
 tasks and (for the file store) across processes, that may refresh or request a token. Whoever enters it
-re-reads the store first, and uses what another process saved there.
+re-reads the store first, and uses what another process saved there. A store whose lock may expire under
+a live holder (Redis: ``redis_tokens``) is a ``ConditionalTokenStore`` too: the holder's save is a
+compare-and-set, so a holder that outlived its lock cannot overwrite a newer pair.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -85,6 +87,22 @@ class TokenStore(Protocol):
 
     def exclusive(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Held while refreshing; a store shared beyond this process makes it a cross-process lock."""
+        ...
+
+
+class TokenConflict(Exception):
+    """A conditional save found another pair than the one it was to replace: someone saved a newer one
+    (a holder that outlived its lock finds this out here, instead of undoing a later refresh)."""
+
+
+@runtime_checkable
+class ConditionalTokenStore(TokenStore, Protocol):
+    """A store whose lock can expire under a live holder (a distributed lock with a timeout) also offers
+    a compare-and-set save; the auths use it for every pair they obtain."""
+
+    async def replace(self, old: TokenPair | None, new: TokenPair) -> None:
+        """Save ``new`` if the store still holds ``old`` (the same access token; None: nothing stored),
+        else raise ``TokenConflict`` and leave the store as it is."""
         ...
 
 
