@@ -1,0 +1,236 @@
+"""The Redis stream queue and its workers, on a real redis-server: each event handled exactly once across
+duplicates, a worker killed mid-run (SIGKILL, in a process of its own), retries and dead letters; and the
+endpoint's answer never waits for a handler. asyncio only: redis-py's asyncio client does not run on trio."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from hh_async.webhooks import RedisEventQueue, WebhookEndpoint, WebhookEvent, Worker, parse_event
+
+from .conftest import ROOT
+from .test_webhooks_events import callback
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Any]:
+    from redis.asyncio import BlockingConnectionPool, Redis
+
+    # A pool that waits for a free connection rather than failing: what a busy endpoint needs too.
+    client = Redis(connection_pool=BlockingConnectionPool.from_url(redis_url, max_connections=32))
+    yield client
+    await client.aclose()
+
+
+def negotiation(i: int) -> WebhookEvent:
+    return parse_event(
+        callback(
+            f"e-{i}",
+            topic_id=f"t-{i}",
+            chat_id="1",
+            resume_id="r",
+            vacancy_id="1",
+            employer_id="1",
+            negotiation_date="2026-11-26T10:00:00+0300",
+        )
+    )
+
+
+async def until(condition: Any, timeout: float = 20.0) -> None:
+    """Wait for a condition (polled), failing the test after ``timeout``."""
+    with anyio.fail_after(timeout):
+        while not await condition():
+            await anyio.sleep(0.01)
+
+
+async def test_put_stores_each_event_once_however_many_deliveries_race(redis: Any) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    results: list[bool] = []
+
+    async def deliver(event: WebhookEvent) -> None:
+        results.append(await queue.put(event))
+
+    async with anyio.create_task_group() as group:
+        for i in range(300):
+            for _copy in range(1 + i % 3):  # up to three deliveries of the same event at once
+                group.start_soon(deliver, negotiation(i))
+    assert results.count(True) == 300
+    assert await queue.backlog() == 300
+    assert await queue.seen("NEW_NEGOTIATION_VACANCY:t-7")
+
+
+WORKER_SCRIPT = """
+import asyncio, sys
+from redis.asyncio import Redis
+from hh_async.webhooks import RedisEventQueue, Worker
+
+async def main(url, name, held):
+    redis = Redis.from_url(url)
+    queue = RedisEventQueue(redis, name)
+
+    async def handle(event):
+        if event.id in held:
+            await redis.sadd(name + ":started", event.id)
+            await asyncio.sleep(3600)  # killed in here
+        await redis.hincrby(name + ":handled", event.id, 1)
+
+    await Worker(queue, handle, consumer="doomed", concurrency=8, claim_idle=0.5, block=0.1).run()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))))
+"""
+
+
+async def test_each_event_is_handled_once_though_a_worker_is_killed_mid_run(
+    redis: Any, redis_url: str
+) -> None:
+    name = f"q{uuid.uuid4().hex}"
+    queue = RedisEventQueue(redis, name)
+    held = {f"e-{i}" for i in range(5)}
+    for i in range(100):
+        await queue.put(negotiation(i))
+        await queue.put(negotiation(i))  # HH's duplicate: not stored again
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, redis_url, name, ",".join(sorted(held))],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+
+        async def doomed_is_mid_run() -> bool:
+            return await redis.hlen(name + ":handled") == 95 and await redis.scard(name + ":started") == 5
+
+        await until(doomed_is_mid_run, timeout=60)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+
+    async def handle(event: WebhookEvent) -> None:
+        await redis.hincrby(name + ":handled", event.id, 1)
+
+    survivor = Worker(queue, handle, consumer="survivor", claim_idle=0.5, block=0.1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(survivor.run)
+
+        async def all_handled() -> bool:
+            return await redis.hlen(name + ":handled") == 100
+
+        await until(all_handled)
+        group.cancel_scope.cancel()
+    counts = {k.decode(): int(v) for k, v in (await redis.hgetall(name + ":handled")).items()}
+    assert counts == {f"e-{i}": 1 for i in range(100)}
+    assert survivor.stats.taken_over == 5  # what the killed worker held, and nothing else
+    assert await queue.backlog() == 0
+
+
+async def test_a_restarted_consumer_takes_back_what_it_held(redis: Any) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    for i in range(10):
+        await queue.put(negotiation(i))
+    finished: Counter[str] = Counter()
+    started: set[str] = set()
+
+    async def stuck(event: WebhookEvent) -> None:
+        started.add(event.id)
+        await anyio.sleep_forever()
+
+    async def handle(event: WebhookEvent) -> None:
+        finished[event.id] += 1
+
+    first = Worker(queue, stuck, consumer="web-1", concurrency=4, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(first.run)
+        await until(lambda: _true(len(started) == 4))
+        group.cancel_scope.cancel()  # a deploy stops it mid-handling
+    again = Worker(queue, handle, consumer="web-1", block=0.05)  # claim_idle left at a minute
+    async with anyio.create_task_group() as group:
+        group.start_soon(again.run)
+        await until(lambda: _true(sum(finished.values()) == 10))
+        group.cancel_scope.cancel()
+    assert finished == Counter({f"e-{i}": 1 for i in range(10)})
+    assert again.stats.taken_over == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_failures_are_retried_then_dead_lettered(redis: Any) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    for i in range(20):
+        await queue.put(negotiation(i))
+    calls: Counter[str] = Counter()
+    finished: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        calls[event.id] += 1
+        if event.id == "e-3":
+            raise RuntimeError("the CRM rejects it")
+        if event.id == "e-4" and calls[event.id] < 3:
+            raise ConnectionError("the CRM is restarting")
+        finished[event.id] += 1
+
+    worker = Worker(queue, handle, max_attempts=3, backoff=0.001, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await until(lambda: _true(worker.stats.handled == 19 and worker.stats.dead == 1))
+        group.cancel_scope.cancel()
+    assert finished == Counter({f"e-{i}": 1 for i in range(20) if i != 3})
+    assert calls["e-3"] == 3 and calls["e-4"] == 3
+    dead = await queue.dead_letters()
+    assert [(parse_event(d.event).id, d.attempts) for d in dead] == [("e-3", 3)]
+    assert "the CRM rejects it" in dead[0].error
+    assert await queue.backlog() == 0
+
+
+async def test_the_answer_does_not_wait_for_a_ten_second_handler(redis: Any) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    started: list[str] = []
+    finished: list[str] = []
+
+    async def slow(event: WebhookEvent) -> None:
+        started.append(event.id)
+        await anyio.sleep(10)
+        finished.append(event.id)
+
+    endpoint = WebhookEndpoint(queue)
+    worker = Worker(queue, slow, block=0.05)
+    transport = httpx.ASGITransport(app=endpoint)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://app") as http,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(worker.run)
+        first = await http.post("/hook", content=negotiation(1).to_json())
+        assert first.status_code == 200
+        await until(lambda: _true(started == ["e-1"]))
+        # The first handler is mid-way through its 10 s: the next delivery is answered all the same.
+        second = await http.post("/hook", content=negotiation(2).to_json())
+        assert second.status_code == 200 and finished == []
+        await until(lambda: _true(started == ["e-1", "e-2"]))
+        assert finished == []
+        group.cancel_scope.cancel()
+
+
+async def test_bad_names_and_settings_are_refused(redis: Any) -> None:
+    with pytest.raises(ValueError, match="queue name"):
+        RedisEventQueue(redis, "a:b")
+    with pytest.raises(ValueError):
+        Worker(RedisEventQueue(redis), lambda e: anyio.sleep(0), concurrency=0)
