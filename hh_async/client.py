@@ -33,7 +33,7 @@ from .operations import Operation, registry
 from .pagination import Cursor, Paginator, resolve
 from .retry import RetryPolicy, RetryTransport
 from .search_all import Progress, VacancySweep
-from .throttle import Throttle, ThrottleTransport
+from .throttle import Throttle, ThrottleBackend, ThrottleTransport
 from .wire import Parts, build, plain, primitive, query_string
 
 T = TypeVar("T")
@@ -77,7 +77,7 @@ class HHClient(Operations):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         limits: httpx.Limits | None = None,
         retry: RetryPolicy | None = None,
-        throttle: Throttle | None = None,
+        throttle: ThrottleBackend | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         drift: DriftMonitor | None = None,
@@ -89,7 +89,8 @@ class HHClient(Operations):
             auth: ``StaticToken``, ``AppToken``, ``UserToken`` or any httpx.Auth; None for anonymous calls.
             host, locale: sent with every operation that takes them, unless a call passes its own.
             retry: retry policy (None: the default one); ``RetryPolicy(max_attempts=1)`` disables retries.
-            throttle: pacing and concurrency shared by all its tasks (default: 8 req/s, 20 at once).
+            throttle: pacing and concurrency shared by all its tasks (default: ``Throttle()``, 8 req/s, 20
+                at once, in this process); ``RedisThrottle`` shares them with other processes.
             transport: the innermost transport (a test double, an ASGI app...); retry and throttle wrap it.
             http_client: an httpx.AsyncClient you configured yourself: used as is (its base_url, timeout,
                 transport; no retries or throttle of ours, so those options are refused with it) and
@@ -132,7 +133,7 @@ class HHClient(Operations):
             self._headers = headers
         else:
             inner = cancel_safe(transport or default_transport(limits or httpx.Limits(max_connections=100)))
-            self.throttle = throttle or Throttle()
+            self.throttle: ThrottleBackend = throttle or Throttle()
             self._stack = RetryTransport(ThrottleTransport(inner, self.throttle), retry)
             # Kept for its configuration (and for callers who want it); our calls go to the stack directly.
             self._http = httpx.AsyncClient(

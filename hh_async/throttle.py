@@ -4,17 +4,40 @@ One ``Throttle`` is shared by every task of a client: requests start at most ``r
 spaced) and at most ``concurrency`` are in flight. On a 429 the rate halves; each calm response wins back a
 twentieth of the configured rate (additive increase, multiplicative decrease), so a scraper settles just
 under what HH tolerates (about 10 requests per second per IP) instead of hammering it.
+
+``Throttle`` keeps all of it in this process. HH counts per IP, so processes that share one (several
+workers, several scrapers) share one budget: ``redis_throttle.RedisThrottle`` keeps the same pacing, cap
+and slow-down in Redis for all of them. Any object with ``ThrottleBackend``'s three members will do.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import anyio
 import httpx
 
 from .events import THROTTLE_WAIT_REPORTED, events_of
+
+
+class ThrottleBackend(Protocol):
+    """What ``ThrottleTransport`` needs of a throttle: a place and a turn before each request, the place
+    back (with HH's status, None if there was no answer) after it."""
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second now in force (None: unpaced); for the ``slowdown`` event."""
+        ...
+
+    async def acquire(self, borrower: object) -> float:
+        """Wait for a place and a turn; the seconds waited. Cancelled or failed: nothing is held."""
+        ...
+
+    async def release(self, borrower: object, status: int | None) -> None:
+        """Give ``borrower``'s place back; a 429 slows the rate down. Called once per ``acquire``."""
+        ...
 
 
 class Throttle:
@@ -73,8 +96,9 @@ class Throttle:
             raise
         return start - (now if asked is None else asked)
 
-    def release(self, borrower: object, status: int | None) -> None:
-        """Give the place back; a 429 slows the rate down, a calm answer lets it climb back."""
+    async def release(self, borrower: object, status: int | None) -> None:
+        """Give the place back; a 429 slows the rate down, a calm answer lets it climb back. Never
+        suspends, so it completes even in a task being cancelled."""
         self._limiter.release_on_behalf_of(borrower)
         if status is not None:
             self._observe(status)
@@ -89,7 +113,7 @@ class Throttle:
 
 
 class ThrottleTransport(httpx.AsyncBaseTransport):
-    def __init__(self, transport: httpx.AsyncBaseTransport, throttle: Throttle) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, throttle: ThrottleBackend) -> None:
         self.transport = transport
         self.throttle = throttle
 
@@ -102,11 +126,11 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
         try:
             response = await self.transport.handle_async_request(request)
         except BaseException:
-            self.throttle.release(borrower, None)
+            await self.throttle.release(borrower, None)
             raise
 
         if isinstance(response.stream, httpx.ByteStream):  # the body is in memory already (AiohttpTransport)
-            self._finish(borrower, request, response)
+            await self._finish(borrower, request, response)
             return response
         # The place is held until the body has been read or the response closed, not only until headers.
         stream = _ReleasingStream(response.stream, lambda: self._finish(borrower, request, response))
@@ -114,9 +138,9 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
             response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
         )
 
-    def _finish(self, borrower: object, request: httpx.Request, response: httpx.Response) -> None:
+    async def _finish(self, borrower: object, request: httpx.Request, response: httpx.Response) -> None:
         """Give the place back; a 429 halves the rate, which is worth a record."""
-        self.throttle.release(borrower, response.status_code)
+        await self.throttle.release(borrower, response.status_code)
         if response.status_code == 429:
             rate = self.throttle.rate
             slower = f"rate lowered to {rate:.2f} requests/s" if rate else "no rate limit set"
@@ -134,15 +158,15 @@ class _ReleasingStream(httpx.AsyncByteStream):
     response is closed, whichever comes first."""
 
     def __init__(
-        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], Awaitable[None]]
     ) -> None:
         self._stream = stream
-        self._release: Callable[[], None] | None = release
+        self._release: Callable[[], Awaitable[None]] | None = release
 
-    def _release_once(self) -> None:
+    async def _release_once(self) -> None:
         if self._release is not None:
             release, self._release = self._release, None
-            release()
+            await release()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         assert isinstance(self._stream, httpx.AsyncByteStream)
@@ -150,11 +174,11 @@ class _ReleasingStream(httpx.AsyncByteStream):
             async for chunk in self._stream:
                 yield chunk
         finally:  # read to the end, failed, cancelled, or abandoned: the place is free either way
-            self._release_once()
+            await self._release_once()
 
     async def aclose(self) -> None:
         try:
             if isinstance(self._stream, httpx.AsyncByteStream):
                 await self._stream.aclose()
         finally:
-            self._release_once()
+            await self._release_once()

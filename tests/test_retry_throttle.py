@@ -156,7 +156,7 @@ async def test_requests_are_spaced_by_the_rate() -> None:
     throttle = Throttle(rate=10, clock=clock, sleep=clock.sleep)
     for index in range(5):
         await throttle.acquire(index)
-        throttle.release(index, 200)
+        await throttle.release(index, 200)
     # the clock stood at 0 for the first, then each start waited for its own slot
     assert [round(s, 6) for s in clock.sleeps] == [0.1, 0.1, 0.1, 0.1]
 
@@ -166,11 +166,11 @@ async def test_429_halves_the_rate_and_calm_answers_restore_it() -> None:
     throttle = Throttle(rate=8, clock=clock, sleep=clock.sleep)
     for _ in range(2):
         await throttle.acquire("a")
-        throttle.release("a", 429)
+        await throttle.release("a", 429)
     assert throttle.rate == 2
     for _ in range(100):
         await throttle.acquire("b")
-        throttle.release("b", 200)
+        await throttle.release("b", 200)
     assert throttle.rate == 8
 
 
@@ -250,7 +250,7 @@ async def test_a_request_cancelled_while_it_waits_for_its_rate_slot_keeps_nothin
 
     throttle = Throttle(rate=1, concurrency=3, clock=clock, sleep=sleep)
     await throttle.acquire("first")  # starts at once and reserves the next slot (t=1)
-    throttle.release("first", 200)
+    await throttle.release("first", 200)
     for round_ in range(10):
         with anyio.move_on_after(0) as scope:
             await throttle.acquire(("waiting", round_))
