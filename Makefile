@@ -58,6 +58,13 @@ bench: $(BIN)/python
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/fake_server_rps.py
 
+# An sdist carrying hh_async/_raw generated from $(HH_SPEC), then a wheel built from that sdist, each in
+# an isolated build environment (codegen/build_backend.py); installing either needs no spec.
+.PHONY: dist
+dist: $(BIN)/python
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 demo: $(BIN)/python
 	$(BIN)/python examples/offline_demo.py
 
