@@ -3,6 +3,7 @@ retry policy, send each user's own token, and close nothing. Counted at a fake H
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,12 +27,14 @@ ASGI = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
 class Recorder:
-    """Wraps the fake's ASGI app and notes, per request, the client's port (one per TCP connection), the
-    Authorization header and the query string, as the server received them."""
+    """Wraps the fake's ASGI app and notes, per request, when it arrived, the client's port (one per TCP
+    connection), the Authorization header and the query string, as the server received them."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.seen: list[tuple[int, str | None, str]] = []
+        self.times: list[float] = []
+        """When each request arrived (``time.monotonic``)."""
 
     @property
     def base_url(self) -> str:
@@ -43,6 +46,7 @@ class Recorder:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
+            self.times.append(time.monotonic())
             headers = dict(scope["headers"])
             authorization = headers.get(b"authorization")
             self.seen.append(
