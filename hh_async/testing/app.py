@@ -320,14 +320,16 @@ class FakeHHApp:
         return self.webhooks.emit("CHAT_MESSAGE_CREATED", payload, users=users)
 
     def _event_of_call(self, operation_id: str, params: dict[str, str], authorization: str | None) -> None:
-        """API calls that change the fake's data announce it, as HH does (the caller is told too)."""
+        """API calls that change the fake's data announce it, as HH does, to the calling user (the fake's
+        users do not share vacancies or chats)."""
+        user = self.user_of(authorization)
+        users = [user] if user is not None else []
         if operation_id == "edit-vacancy":
-            self.change_vacancy(params["vacancy_id"])
+            self.change_vacancy(params["vacancy_id"], users=users)
         elif operation_id == "add-vacancy-to-archive":
-            self.archive_vacancy(params["vacancy_id"])
+            self.archive_vacancy(params["vacancy_id"], users=users)
         elif operation_id == "chat-message-post":
-            user = self.user_of(authorization) or "anonymous"
-            self.post_chat_message(params["chat_id"], sender=user)
+            self.post_chat_message(params["chat_id"], sender=user or "anonymous", users=users)
 
     def negotiation_list(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         """``GET /negotiations/response?vacancy_id=``: the vacancy's responses, newest first, paged."""
