@@ -248,6 +248,11 @@ class UserToken(_TokenAuth):
                 or (not expired and not current.expired(self._clock()))  # ...or learnt it is not expired yet
             ):
                 return current
+            if isinstance(self.store, ConditionalTokenStore):  # a shared store: its lock costs round trips
+                stored = await self.store.load()
+                if stored is not None and stored.access_token != stale.access_token:
+                    self._pair = stored  # another process refreshed already: no need to queue for its lock
+                    return stored
             async with self.store.exclusive():
                 stored = await self.store.load()
                 if stored is not None and stored.access_token != stale.access_token:

@@ -19,6 +19,7 @@ from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
 from hh_async.testing.oauth import OAuthServer
 from hh_async.throttle import Throttle
 from hh_async.tokens import MemoryTokenStore, TokenPair
+from hh_async.user_auths import UserAuths
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +155,72 @@ def test_a_view_refuses_what_is_not_an_auth() -> None:
     hh = HHClient(user_agent="test/1.0 (test@example.com)")
     with pytest.raises(TypeError, match=r"httpx\.Auth"):
         hh.with_options(auth="a-token-string")  # type: ignore[arg-type]
+
+
+class CountingStore(MemoryTokenStore):
+    def __init__(self, pair: TokenPair | None) -> None:
+        super().__init__(pair)
+        self.loads = self.locks = 0
+
+    async def load(self) -> TokenPair | None:
+        self.loads += 1
+        return await super().load()
+
+    def exclusive(self) -> Any:
+        self.locks += 1
+        return super().exclusive()
+
+
+async def test_user_auths_keep_one_auth_per_user_so_requests_share_its_pair_and_refresh(
+    anyio_backend: str,
+) -> None:
+    """50 concurrent requests of each of 3 users whose tokens expired, each request taking its auth from
+    UserAuths: one store read and one refresh per user, every request with that user's new token."""
+    from .test_auth import CLIENT, ME, SECRET, TTL, fake_hh, log_in as log_in_here
+
+    server, transport = fake_hh()
+    stores = {user: CountingStore(log_in_here(server)) for user in ("ann", "bob", "cid")}
+    server.clock.advance(TTL + 1)
+    token_client = httpx.AsyncClient(transport=transport)
+    auths = UserAuths(CLIENT, SECRET, stores.__getitem__, token_client=token_client, clock=server.clock)
+    sent: dict[str, set[str]] = {user: set() for user in stores}
+    async with httpx.AsyncClient(transport=transport) as http:
+
+        async def request(user: str) -> None:
+            response = await http.get(ME, auth=auths[user])
+            assert response.status_code == 200
+            sent[user].add(response.request.headers["Authorization"])
+
+        async with anyio.create_task_group() as group:
+            for _ in range(50):
+                for user in stores:
+                    group.start_soon(request, user)
+    await token_client.aclose()
+    assert server.requests["refresh_token"] == 3
+    for user, store in stores.items():
+        assert (store.loads, store.locks) == (2, 1)  # first use, then inside the one refresh
+        saved = await store.load()
+        assert saved is not None and sent[user] == {f"Bearer {saved.access_token}"}
+
+
+def test_user_auths_are_kept_per_user_up_to_max_users() -> None:
+    made: list[str] = []
+
+    def store_for(user: str) -> MemoryTokenStore:
+        made.append(user)
+        return MemoryTokenStore()
+
+    auths = UserAuths(CLIENT_ID, CLIENT_SECRET, store_for, max_users=2)
+    assert auths[1] is auths["1"]
+    auths[2]
+    auths[1]  # used again: now the most recent
+    auths[3]  # past max_users: 2, the least recently used, goes
+    assert len(auths) == 2 and made == ["1", "2", "3"]
+    auths[2]
+    assert made == ["1", "2", "3", "2"]
+    assert len(auths) == 2  # 1 went to make room for 2
+    auths.forget(2)
+    assert len(auths) == 1
+    assert "secret" not in repr(auths).lower()
+    with pytest.raises(ValueError, match="max_users"):
+        UserAuths(CLIENT_ID, CLIENT_SECRET, store_for, max_users=0)
