@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import pytest
@@ -233,6 +233,18 @@ async def test_places_held_by_a_killed_process_come_back_after_their_lease(
     await throttle.release("mine", 200)
 
 
+async def waiting(throttle: RedisThrottle, borrower: str, scope: anyio.CancelScope) -> None:
+    with scope:
+        await throttle.acquire(borrower)
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll a condition (not a clock): bounded, so a broken throttle fails instead of hanging."""
+    with anyio.fail_after(20):
+        while not await condition():
+            await anyio.sleep(0.005)
+
+
 @pytest.mark.asyncio
 async def test_a_request_cancelled_before_its_turn_gives_back_its_place_and_slot(
     redis: aioredis.Redis, key: str
@@ -240,12 +252,19 @@ async def test_a_request_cancelled_before_its_turn_gives_back_its_place_and_slot
     throttle = RedisThrottle(redis, key=key, rate=0.5, concurrency=5)
     await throttle.acquire("first")  # starts at once; the next slot is 2 s later
     next_slot = await redis.hget(f"{key}:pace", "next")
-    with anyio.move_on_after(0.05):
-        await throttle.acquire("second")  # reserves the slot after, then waits for its turn: cancelled
+    async with anyio.create_task_group() as group:
+        second = anyio.CancelScope()
+        group.start_soon(waiting, throttle, "second", second)  # reserves the slot after, waits for it
+        await until(lambda: _holding(throttle, 2))
+        second.cancel()
     assert await throttle.in_flight() == 1
     assert await redis.hget(f"{key}:pace", "next") == next_slot  # its slot is free for the next caller
     await throttle.release("first", 200)
     assert await throttle.in_flight() == 0
+
+
+async def _holding(throttle: RedisThrottle, places: int) -> bool:
+    return await throttle.in_flight() >= places
 
 
 @pytest.mark.asyncio
@@ -254,30 +273,27 @@ async def test_the_turn_of_a_waiter_cancelled_mid_queue_goes_to_the_next_caller(
 ) -> None:
     """Waiters cancelled before their turn leave no hole in the schedule: the next caller takes it."""
     throttle = RedisThrottle(redis, key=key, rate=0.5, concurrency=5)
+    free = f"{key}:free"
     await throttle.acquire("first")  # now; the slots after it are 2 s apart
     async with anyio.create_task_group() as group:
-        middle = anyio.CancelScope()
-
-        async def wait_in(scope: anyio.CancelScope, borrower: str) -> None:
-            with scope:
-                await throttle.acquire(borrower)
-
-        group.start_soon(wait_in, middle, "second")  # takes the slot at +2 s
-        while await throttle.in_flight() < 2:
-            await anyio.sleep(0.005)
-        group.start_soon(wait_in, anyio.CancelScope(), "third")  # takes the slot at +4 s
-        while await throttle.in_flight() < 3:
-            await anyio.sleep(0.005)
+        second, fourth = anyio.CancelScope(), anyio.CancelScope()
+        group.start_soon(waiting, throttle, "second", second)  # takes the slot at +2 s
+        await until(lambda: _holding(throttle, 2))
+        group.start_soon(waiting, throttle, "third", anyio.CancelScope())  # takes the slot at +4 s
+        await until(lambda: _holding(throttle, 3))
         last = await redis.hget(f"{key}:pace", "next")
-        middle.cancel()  # "second" gives up before its turn: +2 s is free again
-        while await redis.zcard(f"{key}:free") < 1:
-            await anyio.sleep(0.005)
-        with anyio.move_on_after(0.05):
-            await throttle.acquire("fourth")  # takes +2 s, not +6 s (cancelled here in turn)
+        second.cancel()  # gives up before its turn: +2 s is free again
+        await until(lambda: _count(redis, free, 1))
+        group.start_soon(waiting, throttle, "fourth", fourth)  # takes +2 s, not +6 s
+        await until(lambda: _count(redis, free, 0))
         assert await redis.hget(f"{key}:pace", "next") == last
         group.cancel_scope.cancel()
     await throttle.release("first", 200)
     assert await throttle.in_flight() == 0
+
+
+async def _count(redis: aioredis.Redis, name: str, expected: int) -> bool:
+    return bool(await redis.zcard(name) == expected)
 
 
 @pytest.mark.asyncio
