@@ -1,9 +1,10 @@
 """Client-wide pacing as an httpx transport wrapper: ``ThrottleTransport(inner, Throttle(rate=8))``.
 
 One ``Throttle`` is shared by every task of a client: requests start at most ``rate`` per second (evenly
-spaced) and at most ``concurrency`` are in flight. On a 429 the rate halves; each calm response wins back a
-twentieth of the configured rate (additive increase, multiplicative decrease), so a scraper settles just
-under what HH tolerates (about 10 requests per second per IP) instead of hammering it.
+spaced) and at most ``concurrency`` are in flight; a waiter cancelled before its turn gives the turn to
+the next caller. On a 429 the rate halves; each calm response wins back a twentieth of the configured
+rate (additive increase, multiplicative decrease), so a scraper settles just under what HH tolerates
+(about 10 requests per second per IP) instead of hammering it.
 
 ``Throttle`` keeps all of it in this process. HH counts per IP, so processes that share one (several
 workers, several scrapers) share one budget: ``redis_throttle.RedisThrottle`` keeps the same pacing, cap
@@ -12,6 +13,7 @@ and slow-down in Redis for all of them. Any object with ``ThrottleBackend``'s th
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -60,6 +62,7 @@ class Throttle:
         self.min_rate = min(min_rate, rate) if rate else min_rate
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._next_start = 0.0
+        self._free: list[float] = []  # turns given up by cancelled waiters, for the next callers
         self._clock, self._sleep = clock, sleep
 
     @property
@@ -83,18 +86,32 @@ class Throttle:
         if self.rate is None:
             return 0.0 if asked is None else self._clock() - asked
         now = self._clock()
-        start = max(now, self._next_start)
-        reserved = self._next_start = start + 1 / self.rate  # reserved before sleeping: no lock needed
+        start = self._free_turn(now) if self._free else None
+        reserved: float | None = None
+        if start is None:
+            start = max(now, self._next_start)
+            reserved = self._next_start = start + 1 / self.rate  # reserved before sleeping: no lock needed
         if start <= now:
             return 0.0 if asked is None else now - asked
         try:
             await self._sleep(start - now)
         except BaseException:
             self._limiter.release_on_behalf_of(borrower)
-            if self._next_start == reserved:  # the last slot handed out: the next caller may have it
+            if reserved is not None and self._next_start == reserved:  # the last slot handed out
                 self._next_start = start
+            else:  # a turn in the middle of the queue: the next caller takes it, no hole is left
+                heapq.heappush(self._free, start)
             raise
         return start - (now if asked is None else asked)
+
+    def _free_turn(self, now: float) -> float | None:
+        """The earliest turn a cancelled waiter gave up that has not passed yet (a passed one is lost: using
+        it late would send two requests at once)."""
+        while self._free:
+            turn = heapq.heappop(self._free)
+            if turn > now:
+                return turn
+        return None
 
     async def release(self, borrower: object, status: int | None) -> None:
         """Give the place back; a 429 slows the rate down, a calm answer lets it climb back. Never

@@ -262,6 +262,43 @@ async def test_a_request_cancelled_while_it_waits_for_its_rate_slot_keeps_nothin
     assert throttle.in_flight == 1
 
 
+async def test_a_turn_given_up_in_the_middle_of_the_queue_goes_to_the_next_caller() -> None:
+    """Waiters cancelled before their turn leave no hole in the schedule (a web app's timeouts, a
+    ``break`` out of a prefetching read): the next caller gets the earliest turn given up."""
+    clock = VirtualClock()
+    asked: list[float] = []
+    forever = anyio.Event()
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        await forever.wait()
+
+    throttle = Throttle(rate=1, concurrency=5, clock=clock, sleep=sleep)
+    await throttle.acquire("first")  # t=0
+    scopes = {name: anyio.CancelScope() for name in ("a", "b", "c")}
+
+    async def wait(name: str) -> None:
+        with scopes[name]:
+            await throttle.acquire(name)
+
+    async with anyio.create_task_group() as group:
+        for name in ("a", "b"):  # turns at t=1 and t=2
+            group.start_soon(wait, name)
+            await anyio.wait_all_tasks_blocked()
+        scopes["a"].cancel()
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(wait, "c")  # t=1 again, not t=3
+        await anyio.wait_all_tasks_blocked()
+        assert asked == [1, 2, 1]
+        group.cancel_scope.cancel()
+    assert throttle.in_flight == 1
+    clock.now = 3.5  # every turn given up has passed: they are lost, not sent all at once
+    assert await throttle.acquire("late") == 0.0
+    with anyio.move_on_after(0):
+        await throttle.acquire("right after")
+    assert asked[-1] == 1.0  # spaced after "late", not let through on a turn that has passed
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="rate"):
         Throttle(rate=0)
