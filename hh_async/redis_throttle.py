@@ -142,7 +142,8 @@ class RedisThrottle:
         Args:
             redis: a ``redis.asyncio.Redis`` client; it stays yours (the throttle closes nothing).
             key: what the processes sharing one budget (one outgoing IP) have in common; give them all
-                the same ``rate``, ``concurrency`` and ``min_rate`` too.
+                the same ``rate``, ``concurrency`` and ``min_rate`` too. On Redis Cluster, wrap it in
+                braces (``"{hh:throttle}"``) so its three keys share a slot.
             rate: requests per second for all of them together (None: only the cap).
             concurrency: requests in flight at once, all of them together.
             lease: seconds after which the place of a request whose process died is free again; longer
