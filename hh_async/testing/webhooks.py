@@ -16,6 +16,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -335,7 +336,7 @@ def percentile(values: Iterable[float], share: float) -> float | None:
     ordered = sorted(values)
     if not ordered:
         return None
-    rank = min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))
+    rank = min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))
     return ordered[rank]
 
 

@@ -1,0 +1,45 @@
+"""The load-run tools the 10,000-event acceptance run builds on: the receiver factory uvicorn serves, the
+recording worker and the driver, together on loopback, with a real Redis (asyncio: redis-py)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import anyio
+import pytest
+
+from hh_async.testing import webhooks as load
+from hh_async.testing.webhooks import ServedApp
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_send_reports_every_event_handled_once(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue = f"load{uuid.uuid4().hex}"
+    monkeypatch.setenv("HH_WEBHOOKS_REDIS", redis_url)
+    monkeypatch.setenv("HH_WEBHOOKS_QUEUE", queue)
+    argv = ["send", "--events", "200", "--duplicates", "0.2", "--failures", "0.1", "--seed", "3"]
+    argv += ["--redis", redis_url, "--queue", queue, "--timeout", "60"]
+    async with ServedApp(load.receiver_app()) as served, anyio.create_task_group() as group:
+        group.start_soon(load._work, redis_url, queue, 8, 0.0)
+        await anyio.to_thread.run_sync(load.main, [*argv, "--target", served.url + "/hh/webhook"])
+        group.cancel_scope.cancel()
+    report = json.loads(capsys.readouterr().out)
+    assert report["settled"] and report["emitted"] == report["acked"] == 200
+    assert (report["handled_once"], report["handled_more_than_once"], report["never_handled"]) == (200, 0, 0)
+    assert report["attempts"]["duplicate"] > 0 and report["attempts"]["lost"] > 0
+    assert 0 < report["ack_p50"] <= report["ack_p99"] <= report["ack_max"] < 2.0
+
+
+def test_percentiles() -> None:
+    assert load.percentile([], 0.5) is None
+    assert load.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert load.percentile(range(1, 101), 0.99) == 99
