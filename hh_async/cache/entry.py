@@ -1,0 +1,182 @@
+"""What the cache keeps of an answer, and HTTP's rules for when it may be kept and reused.
+
+HH sends ``ETag: W/"..."`` and ``Cache-Control: max-age=1200`` (with ``Expires``) on most dictionaries and
+answers ``If-None-Match`` with a bodiless 304. An answer is worth keeping when it is a 200 to a GET that
+carries a validator (``ETag``) or a freshness lifetime (``max-age``, ``Expires``) and no ``no-store``;
+everything else (searches, vacancies, errors) passes by untouched. An entry is an immutable value replaced
+whole, so a failed or cancelled exchange can never leave half of one behind.
+"""
+
+from __future__ import annotations
+
+import json
+from email.utils import parsedate_to_datetime
+
+import attrs
+import httpx
+
+# Not kept: what describes the bytes on the wire (the body is kept decoded) or belongs to one connection.
+_UNSTORED = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie"}
+)
+
+
+def directives(value: str | None) -> dict[str, str | None]:
+    """``Cache-Control`` as ``{directive: argument or None}``, names lower-cased, quotes removed."""
+    found: dict[str, str | None] = {}
+    if not value:
+        return found
+    for part in value.split(","):
+        name, sep, argument = part.partition("=")
+        name = name.strip().lower()
+        if name:
+            found[name] = argument.strip().strip('"') if sep else None
+    return found
+
+
+def _seconds(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def lifetime(headers: httpx.Headers) -> float:
+    """Seconds an answer stays fresh from now: ``max-age`` less ``Age``, else ``Expires`` less ``Date``;
+    0 (revalidate every time) with ``no-cache`` or without either. RFC 9111, section 4.2.1."""
+    control = directives(headers.get("cache-control"))
+    if "no-cache" in control:
+        return 0.0
+    max_age = _seconds(control.get("max-age"))
+    if max_age is not None:
+        return float(max(0, max_age - (_seconds(headers.get("age")) or 0)))
+    expires = _date(headers.get("expires"))
+    if expires is None:
+        return 0.0  # an unreadable Expires means "already expired" (RFC 9111, section 5.3)
+    date = _date(headers.get("date"))
+    return max(0.0, expires - date) if date is not None else 0.0
+
+
+@attrs.frozen
+class CacheEntry:
+    """One kept answer: its status, headers and decoded body, validator, and when it stops being fresh."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes = attrs.field(repr=lambda content: f"<{len(content)} bytes>")
+    etag: str | None
+    fresh_until: float
+    """On the cache's clock (``time.time`` by default, so that hosts sharing a store agree)."""
+    vary: tuple[tuple[str, str | None], ...] = ()
+    """The request headers the answer's ``Vary`` names, with the values they had."""
+
+    def is_fresh(self, now: float) -> bool:
+        return now < self.fresh_until
+
+    def matches(self, request: httpx.Request) -> bool:
+        """Was this answer chosen by the same values of the headers its ``Vary`` names?"""
+        return all(request.headers.get(name) == value for name, value in self.vary)
+
+    def response(self, request: httpx.Request, how: str) -> httpx.Response:
+        """The kept answer as a new response; ``extensions["hh_cache"]`` says ``hit`` or ``revalidated``."""
+        return httpx.Response(
+            self.status,
+            headers=list(self.headers),
+            content=self.content,
+            request=request,
+            extensions={"hh_cache": how},
+        )
+
+    def refreshed(self, not_modified: httpx.Response, now: float) -> CacheEntry:
+        """This entry after a 304: the 304's headers replace the kept ones (RFC 9111, section 4.3.4) and
+        the freshness is counted again from now."""
+        updates = {name.lower(): value for name, value in not_modified.headers.items()}
+        updates = {name: value for name, value in updates.items() if name not in _UNSTORED}
+        kept = [(name, value) for name, value in self.headers if name not in updates]
+        headers = httpx.Headers([*kept, *updates.items()])
+        return attrs.evolve(
+            self,
+            headers=tuple(headers.items()),
+            etag=headers.get("etag", self.etag),
+            fresh_until=now + lifetime(headers),
+        )
+
+    def to_bytes(self) -> bytes:
+        """A self-contained record for a shared store: a JSON line, then the body. No pickle: a store
+        others can write to must not be able to run code here."""
+        head = {
+            "status": self.status,
+            "headers": self.headers,
+            "etag": self.etag,
+            "fresh_until": self.fresh_until,
+            "vary": self.vary,
+        }
+        return json.dumps(head, separators=(",", ":")).encode() + b"\n" + self.content
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CacheEntry:
+        """The inverse of ``to_bytes``; ValueError for anything else."""
+        head, sep, content = data.partition(b"\n")
+        if not sep:
+            raise ValueError("not a cache entry: no header line")
+        try:
+            fields = json.loads(head)
+            return cls(
+                status=int(fields["status"]),
+                headers=tuple((str(n), str(v)) for n, v in fields["headers"]),
+                content=content,
+                etag=fields["etag"],
+                fresh_until=float(fields["fresh_until"]),
+                vary=tuple((str(n), v) for n, v in fields["vary"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a cache entry: {exc}") from None
+
+
+def worth_reading(response: httpx.Response) -> bool:
+    """Could this answer be kept? Decided from its status and headers alone, before its body is read, so
+    that what cannot be kept (a search page) costs nothing more."""
+    if response.status_code != 200:
+        return False
+    headers = response.headers
+    return "etag" in headers or "cache-control" in headers or "expires" in headers
+
+
+def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> CacheEntry | None:
+    """The entry to keep for a 200 whose body has been read, or None when it must not or need not be
+    kept: ``no-store``, ``Vary: *``, a body shorter than announced, or neither a validator nor a
+    freshness lifetime (nothing to gain by keeping it)."""
+    headers = response.headers
+    if response.status_code != 200 or "no-store" in directives(headers.get("cache-control")):
+        return None
+    vary_names = [n.strip().lower() for n in headers.get("vary", "").split(",") if n.strip()]
+    if "*" in vary_names:
+        return None
+    content = response.content
+    announced = _seconds(headers.get("content-length"))
+    if "content-encoding" not in headers and announced is not None and announced != len(content):
+        return None  # cut short somewhere below: never keep a truncated body
+    etag = headers.get("etag")
+    fresh_for = lifetime(headers)
+    if etag is None and fresh_for <= 0:
+        return None
+    return CacheEntry(
+        status=200,
+        headers=tuple((n, v) for n, v in headers.items() if n not in _UNSTORED),
+        content=content,
+        etag=etag,
+        fresh_until=now + fresh_for,
+        vary=tuple((name, request.headers.get(name)) for name in vary_names),
+    )
+
+
+__all__ = ["CacheEntry", "directives", "entry_for", "lifetime", "worth_reading"]

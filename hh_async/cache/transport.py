@@ -1,0 +1,174 @@
+"""HTTP caching as an httpx transport wrapper: ``CacheTransport(RetryTransport(ThrottleTransport(...)))``.
+
+It sits above retries and the throttle: a fresh entry answers at once (no throttle place, no retry), while
+a revalidation (``If-None-Match``, answered 304) is a request like any other, paced and retried.
+
+Rules, in the order they apply:
+- only GET is looked at; every other method goes straight through;
+- a call opts out with a request header: ``Cache-Control: no-store`` (neither read nor kept) or
+  ``Cache-Control: no-cache`` (revalidated even while fresh, then kept); a call that sends its own
+  ``If-None-Match``, ``If-Modified-Since`` or ``Range`` manages its own validation and is left alone;
+- entries are keyed by URL and by a hash of the ``Authorization`` header: an answer fetched with one
+  token (one user, one application) is never served to a request with another token or with none. HH's
+  dictionaries carry no ``public``/``private``, so keying by token is what keeps a per-user answer
+  (``/me``, were HH ever to make it cacheable) with its user. The token itself is in no key;
+- a 304 refreshes the entry; a new 200 replaces it; any other answer to a revalidation (a 5xx, a 429, a
+  403 for an expired token) is passed on and leaves the entry as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+from .entry import CacheEntry, directives, entry_for, worth_reading
+from .storage import CacheStorage, MemoryCacheStorage
+
+logger = logging.getLogger("hh_async.cache")
+
+# Request headers by which a call takes validation into its own hands.
+_OWN_VALIDATION = ("if-none-match", "if-modified-since", "range")
+
+
+def cache_key(request: httpx.Request) -> str:
+    """The URL, and for a request with a token a hash of it (never the token)."""
+    url = str(request.url)
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return url
+    return url + " " + hashlib.sha256(authorization.encode()).hexdigest()
+
+
+class CacheTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        storage: CacheStorage | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``storage`` defaults to a new ``MemoryCacheStorage``; one you pass stays yours to close."""
+        if storage is not None and not isinstance(storage, CacheStorage):
+            raise TypeError(
+                f"storage must have async get/set/delete (a CacheStorage such as MemoryCacheStorage), "
+                f"got {type(storage).__name__}"
+            )
+        self.transport = transport
+        self.storage: CacheStorage = storage if storage is not None else MemoryCacheStorage()
+        self._clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            return await self.transport.handle_async_request(request)
+        headers = request.headers
+        revalidate = False
+        asked = headers.get("cache-control")
+        if asked is not None:
+            control = directives(asked)
+            if "no-store" in control:
+                return await self.transport.handle_async_request(request)
+            revalidate = "no-cache" in control or control.get("max-age") == "0"
+        if any(name in headers for name in _OWN_VALIDATION):
+            return await self.transport.handle_async_request(request)
+
+        key = cache_key(request)
+        entry = await self._get(key)
+        if entry is not None and entry.matches(request):
+            if not revalidate and entry.is_fresh(self._clock()):
+                return entry.response(request, "hit")
+            if entry.etag is not None:
+                return await self._revalidate(request, key, entry)
+        response = await self.transport.handle_async_request(request)
+        return await self._keep(request, key, response, replacing=entry is not None)
+
+    async def _revalidate(self, request: httpx.Request, key: str, entry: CacheEntry) -> httpx.Response:
+        assert entry.etag is not None
+        request.headers["If-None-Match"] = entry.etag
+        try:
+            response = await self.transport.handle_async_request(request)
+        finally:  # the caller's request goes on (an auth flow may send it again) as it came
+            del request.headers["If-None-Match"]
+        if response.status_code != 304:
+            # A new 200 replaces the entry (or drops it, if it may not be kept); anything else, a 5xx
+            # included, says nothing about the kept answer: passed on, the entry left as it was.
+            if response.status_code == 200:
+                return await self._keep(request, key, response, replacing=True)
+            return response
+        try:
+            await response.aread()  # nothing to read, but the connection and throttle place go back
+        finally:
+            await response.aclose()
+        refreshed = entry.refreshed(response, self._clock())
+        await self._set(key, refreshed)
+        return refreshed.response(request, "revalidated")
+
+    async def _keep(
+        self, request: httpx.Request, key: str, response: httpx.Response, *, replacing: bool
+    ) -> httpx.Response:
+        """Keep a full answer if it may be kept; a 200 that may not be drops what it replaces."""
+        if not worth_reading(response):
+            if replacing and response.status_code == 200:
+                await self._delete(key)
+            return response
+        try:
+            await response.aread()
+        except BaseException:  # a body cut short (a drop, a timeout, a cancellation) is never kept
+            await response.aclose()
+            raise
+        entry = entry_for(request, response, self._clock())
+        if entry is None:
+            if replacing:
+                await self._delete(key)
+        else:
+            await self._set(key, entry)
+            response.extensions = {**response.extensions, "hh_cache": "stored"}
+        return response
+
+    # A storage that fails (Redis down) makes the cache empty, not the call failed.
+
+    async def _get(self, key: str) -> CacheEntry | None:
+        try:
+            return await self.storage.get(key)
+        except Exception as exc:
+            logger.warning("cache storage failed to read, asking HH instead: %s", type(exc).__name__)
+            return None
+
+    async def _set(self, key: str, entry: CacheEntry) -> None:
+        try:
+            await self.storage.set(key, entry)
+        except Exception as exc:
+            logger.warning("cache storage failed to keep an answer: %s", type(exc).__name__)
+
+    async def _delete(self, key: str) -> None:
+        try:
+            await self.storage.delete(key)
+        except Exception as exc:
+            logger.warning("cache storage failed to drop an answer: %s", type(exc).__name__)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"CacheTransport({self.transport!r}, {self.storage!r})"
+
+
+def with_cache(transport: httpx.AsyncBaseTransport, cache: bool | CacheStorage) -> httpx.AsyncBaseTransport:
+    """The transport with a cache on top, as ``HHClient(cache=...)`` asks: True (the default) for one
+    in memory, a ``CacheStorage`` to keep answers there, False for none."""
+    if cache is False:
+        return transport
+    if cache is True:
+        return CacheTransport(transport)
+    if isinstance(cache, CacheStorage):
+        return CacheTransport(transport, cache)
+    raise TypeError(
+        f"cache must be True, False or a CacheStorage (MemoryCacheStorage, RedisCacheStorage), "
+        f"got {type(cache).__name__}"
+    )
+
+
+__all__ = ["CacheTransport", "cache_key", "with_cache"]
