@@ -234,3 +234,54 @@ async def test_bad_names_and_settings_are_refused(redis: Any) -> None:
         RedisEventQueue(redis, "a:b")
     with pytest.raises(ValueError):
         Worker(RedisEventQueue(redis), lambda e: anyio.sleep(0), concurrency=0)
+
+
+async def test_an_event_whose_handling_keeps_being_interrupted_is_buried(redis: Any) -> None:
+    """A handler that kills its worker (out of memory, say) must not take every worker down in turn."""
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    await queue.ensure_group()
+    await queue.put(negotiation(1))
+    assert len(await queue.read("crashed-1", 10, block=None)) == 1
+    for n in range(2, 5):  # three more workers took it over and died with it
+        assert len(await queue.take_over(f"crashed-{n}", 0, 10)) == 1
+    called: list[str] = []
+
+    async def handle(event: WebhookEvent) -> None:
+        called.append(event.id)
+
+    worker = Worker(queue, handle, claim_idle=0.05, block=0.05, max_deliveries=3)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await until(lambda: _true(worker.stats.dead == 1))
+        group.cancel_scope.cancel()
+    assert called == []
+    (dead,) = await queue.dead_letters()
+    assert "interrupted 4 times" in dead.error
+
+
+async def test_a_worker_rides_out_a_redis_outage(redis: Any) -> None:
+    from redis.exceptions import ConnectionError as RedisDown
+
+    class Flaky(RedisEventQueue):
+        outages = 3
+
+        async def read(self, *args: Any, **kwargs: Any) -> Any:
+            if self.outages and not kwargs.get("own"):
+                self.outages -= 1
+                raise RedisDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            return await super().read(*args, **kwargs)
+
+    queue = Flaky(redis, f"q{uuid.uuid4().hex}")
+    for i in range(5):
+        await queue.put(negotiation(i))
+    finished: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        finished[event.id] += 1
+
+    worker = Worker(queue, handle, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await until(lambda: _true(sum(finished.values()) == 5))
+        group.cancel_scope.cancel()
+    assert queue.outages == 0 and finished == Counter({f"e-{i}": 1 for i in range(5)})

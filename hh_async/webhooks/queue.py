@@ -121,14 +121,19 @@ class RedisEventQueue:
             count=count,
             block=None if block is None or own else int(block * 1000),
         )
-        return [Entry(_text(i), f[b"event"]) for _, entries in answer or () for i, f in entries if f]
+        return [Entry(_text(i), f[b"event"], own) for _, entries in answer or () for i, f in entries if f]
 
     async def take_over(self, consumer: str, idle: float, count: int) -> list[Entry]:
         """Entries other consumers took and left idle for ``idle`` seconds (a worker that died)."""
         answer: Any = await self.redis.xautoclaim(
             self.stream, self.GROUP, consumer, int(idle * 1000), start_id="0-0", count=count
         )
-        return [Entry(_text(i), f[b"event"]) for i, f in answer[1] if f]
+        return [Entry(_text(i), f[b"event"], True) for i, f in answer[1] if f]
+
+    async def deliveries(self, entry_id: str) -> int:
+        """How many times the entry was handed to a consumer (taking over counts as one)."""
+        answer: Any = await self.redis.xpending_range(self.stream, self.GROUP, entry_id, entry_id, 1)
+        return int(answer[0]["times_delivered"]) if answer else 0
 
     async def keep(self, consumer: str, entry_ids: list[str]) -> None:
         """Reset the idle time of entries this consumer is working on, so nobody takes them over."""
@@ -158,6 +163,8 @@ class RedisEventQueue:
 class Entry:
     entry_id: str
     event: bytes = attrs.field(repr=False)
+    recovered: bool = False
+    """Taken before by a consumer that did not finish it (a restart, a takeover)."""
 
 
 def _text(value: Any) -> str:
@@ -200,6 +207,7 @@ class Worker:
         backoff_cap: float = 30.0,
         claim_idle: float = 60.0,
         block: float = 1.0,
+        max_deliveries: int = 10,
     ) -> None:
         if concurrency < 1 or max_attempts < 1:
             raise ValueError("concurrency and max_attempts must be at least 1")
@@ -214,6 +222,9 @@ class Worker:
         self.backoff_cap = backoff_cap
         self.claim_idle = claim_idle
         self.block = block
+        self.max_deliveries = max_deliveries
+        """An entry whose handling was interrupted this often (a handler that kills its process?) is
+        buried rather than tried again."""
         self.stats = WorkerStats()
         self._in_hand: set[str] = set()
 
@@ -230,6 +241,7 @@ class Worker:
                 group, slots, await self.queue.read(self.consumer, 10_000, block=None, own=True)
             )
             next_take_over = anyio.current_time()
+            outage = 0
             while True:
                 free = slots.value
                 if free == 0:
@@ -237,12 +249,21 @@ class Worker:
                         pass
                     continue
                 entries: list[Entry] = []
-                if anyio.current_time() >= next_take_over:
-                    entries = await self.queue.take_over(self.consumer, self.claim_idle, free)
-                    self.stats.taken_over += len(entries)
-                    next_take_over = anyio.current_time() + self.claim_idle / 4
-                if not entries:
-                    entries = await self.queue.read(self.consumer, free, block=self.block)
+                try:
+                    if anyio.current_time() >= next_take_over:
+                        entries = await self.queue.take_over(self.consumer, self.claim_idle, free)
+                        self.stats.taken_over += len(entries)
+                        next_take_over = anyio.current_time() + self.claim_idle / 4
+                    if not entries:
+                        entries = await self.queue.read(self.consumer, free, block=self.block)
+                except Exception as exc:  # Redis away (a restart, a failover): wait, then read again
+                    outage += 1
+                    log.warning(
+                        "webhook worker %s cannot read the queue (%s)", self.consumer, type(exc).__name__
+                    )
+                    await anyio.sleep(min(5.0, 0.1 * 2**outage))
+                    continue
+                outage = 0
                 await self._start_all(group, slots, entries)
 
     async def _start_all(
@@ -257,37 +278,52 @@ class Worker:
 
     async def _process(self, entry: Entry, slots: anyio.Semaphore) -> None:
         try:
-            try:
-                event = parse_event(entry.event)
-            except MalformedEvent as exc:
-                reason = str(exc)
-                await shielded(lambda: self.queue.bury(entry.entry_id, entry.event, reason, 0), timeout=10)
-                self.stats.dead += 1
-                return
-            for attempt in range(1, self.max_attempts + 1):
-                try:
-                    await self.handler(event)
-                except Exception as exc:
-                    if attempt == self.max_attempts:
-                        error = f"{type(exc).__name__}: {exc}"
-                        log.warning("webhook event %s failed %d times, dead-lettered", event.id, attempt)
-                        await shielded(
-                            functools.partial(self.queue.bury, entry.entry_id, entry.event, error, attempt),
-                            timeout=10,
-                        )
-                        self.stats.dead += 1
-                        return
-                    self.stats.retried += 1
-                    pause = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
-                    await anyio.sleep(pause * random.uniform(0.5, 1.0))
-                else:
-                    # Finished work is acknowledged even if the worker is being cancelled right now.
-                    await shielded(lambda: self.queue.done(entry.entry_id), timeout=10)
-                    self.stats.handled += 1
-                    return
+            await self._handle(entry)
+        except Exception as exc:
+            # Acknowledging or burying failed (Redis away): the entry stays pending and is handled
+            # again once taken over; that is the only way a finished handler runs twice.
+            log.warning("webhook entry %s left pending (%s)", entry.entry_id, type(exc).__name__)
         finally:
             self._in_hand.discard(entry.entry_id)
             slots.release()
+
+    async def _handle(self, entry: Entry) -> None:
+        try:
+            event = parse_event(entry.event)
+        except MalformedEvent as exc:
+            reason = str(exc)
+            await shielded(lambda: self.queue.bury(entry.entry_id, entry.event, reason, 0), timeout=10)
+            self.stats.dead += 1
+            return
+        if entry.recovered:
+            deliveries = await self.queue.deliveries(entry.entry_id)
+            if deliveries > self.max_deliveries:
+                reason = f"handling interrupted {deliveries - 1} times (does the handler kill its worker?)"
+                log.warning("webhook event %s dead-lettered: %s", event.id, reason)
+                await shielded(lambda: self.queue.bury(entry.entry_id, entry.event, reason, 0), timeout=10)
+                self.stats.dead += 1
+                return
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self.handler(event)
+            except Exception as exc:
+                if attempt == self.max_attempts:
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.warning("webhook event %s failed %d times, dead-lettered", event.id, attempt)
+                    await shielded(
+                        functools.partial(self.queue.bury, entry.entry_id, entry.event, error, attempt),
+                        timeout=10,
+                    )
+                    self.stats.dead += 1
+                    return
+                self.stats.retried += 1
+                pause = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
+                await anyio.sleep(pause * random.uniform(0.5, 1.0))
+            else:
+                # Finished work is acknowledged even if the worker is being cancelled right now.
+                await shielded(lambda: self.queue.done(entry.entry_id), timeout=10)
+                self.stats.handled += 1
+                return
 
     async def _heartbeat(self) -> None:
         while True:
