@@ -6,9 +6,9 @@ generate it. Where the spec comes from: ``$HH_SPEC`` (a path or an http(s) URL);
 
 - **sdist from a checkout**: always generated afresh, from that spec, in a copy of the tree, so what gets
   published is what this tree's codegen makes of it.
-- **wheel from a checkout** (``pip install .``, ``pip install git+URL``): the tree's ``_raw`` is used when it
-  was generated from that very spec (its ``generation.json`` holds the spec's sha256); otherwise it is
-  generated in a copy of the tree. The checkout itself is never written to.
+- **wheel from a checkout** (``pip install .``, ``pip install git+URL``): built in a copy of the tree, with
+  the tree's ``_raw`` when it was generated from that very spec (its ``generation.json`` holds the spec's
+  sha256), else with one generated there. The checkout itself is never written to.
 - **wheel from an sdist**: the sdist carries ``_raw``; no spec, no network, ``$HH_SPEC`` is ignored.
 - **editable install** (``make install``): plain setuptools; the Makefile generates ``_raw`` afterwards.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
 import os
 import re
 import shutil
@@ -82,8 +83,6 @@ def is_sdist_tree(root: Path) -> bool:
 
 def generated_from(root: Path) -> str | None:
     """The sha256 of the spec the tree's ``_raw`` was generated from, if it has a complete one."""
-    import json
-
     try:
         meta = json.loads((root / RAW / "generation.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -109,7 +108,9 @@ def _name(requirement: str) -> str:
 
 def _fail(spec: Spec, reason: object) -> SystemExit:
     # SystemExit with a message: the frontend shows this one line, not a traceback of the hook.
-    return SystemExit(f"error: hh-async cannot generate hh_async/_raw from {spec.origin}: {reason}")
+    text = " ".join(str(reason).split())
+    text = text.removeprefix(f"{spec.location}: ")  # codegen's errors start with the source, named already
+    return SystemExit(f"error: hh-async cannot generate hh_async/_raw from {spec.origin}: {text}")
 
 
 def _spec_bytes(spec: Spec) -> bytes:
@@ -137,9 +138,10 @@ def _local_spec_missing(spec: Spec) -> bool:
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
     root = Path.cwd()
-    requires = [str(r) for r in _setuptools.get_requires_for_build_wheel(config_settings)]
     if is_sdist_tree(root):
-        return requires
+        return [str(r) for r in _setuptools.get_requires_for_build_wheel(config_settings)]
+    with _plain_copy(root):
+        requires = [str(r) for r in _setuptools.get_requires_for_build_wheel(config_settings)]
     spec = spec_for(root)
     if _local_spec_missing(spec):
         raise _fail(spec, "no such file (set HH_SPEC to a path or an http(s) URL of HH's spec)")
@@ -150,9 +152,10 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list
 
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
     root = Path.cwd()
-    requires = [str(r) for r in _setuptools.get_requires_for_build_sdist(config_settings)]
     if is_sdist_tree(root):
-        return requires
+        return [str(r) for r in _setuptools.get_requires_for_build_sdist(config_settings)]
+    with _plain_copy(root):
+        requires = [str(r) for r in _setuptools.get_requires_for_build_sdist(config_settings)]
     spec = spec_for(root)
     if _local_spec_missing(spec):
         raise _fail(spec, "no such file (set HH_SPEC to a path or an http(s) URL of HH's spec)")
@@ -161,7 +164,12 @@ def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list
 
 def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
     # The metadata does not depend on the generated code.
-    return str(_setuptools.prepare_metadata_for_build_wheel(metadata_directory, config_settings))
+    root = Path.cwd()
+    if is_sdist_tree(root):
+        return str(_setuptools.prepare_metadata_for_build_wheel(metadata_directory, config_settings))
+    out = str(Path(metadata_directory).resolve())
+    with _plain_copy(root):
+        return str(_setuptools.prepare_metadata_for_build_wheel(out, config_settings))
 
 
 def build_wheel(
@@ -174,11 +182,10 @@ def build_wheel(
         return str(_setuptools.build_wheel(wheel_directory, config_settings, metadata_directory))
     spec = spec_for(root)
     data = _spec_bytes(spec)
-    if generated_from(root) == _sha256(data):
-        print(f"hh-async: hh_async/_raw is up to date with {spec.origin}", file=sys.stderr)
-        return str(_setuptools.build_wheel(wheel_directory, config_settings, metadata_directory))
     out = str(Path(wheel_directory).resolve())
-    with _generated_copy(root, spec, data) as staging, _working_directory(staging):
+    # Built in a copy even when the tree's _raw is reused: a stale build/ of the checkout (setuptools
+    # packs whatever build/lib holds) cannot slip modules of an older client into the wheel.
+    with _staged_copy(root, spec, data) as staging, _working_directory(staging):
         return str(_setuptools.build_wheel(out, config_settings, None))
 
 
@@ -188,7 +195,7 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
         return str(_setuptools.build_sdist(sdist_directory, config_settings))
     spec = spec_for(root)
     out = str(Path(sdist_directory).resolve())
-    with _generated_copy(root, spec, _spec_bytes(spec)) as staging, _working_directory(staging):
+    with _staged_copy(root, spec, _spec_bytes(spec), reuse=False) as staging, _working_directory(staging):
         return str(_setuptools.build_sdist(out, config_settings))
 
 
@@ -221,24 +228,44 @@ def copy_tree(root: Path, destination: Path) -> None:
 
 
 @contextlib.contextmanager
-def _generated_copy(root: Path, spec: Spec, data: bytes) -> Iterator[Path]:
-    """A copy of the tree whose ``_raw`` is generated from ``data``; removed afterwards."""
-    from . import generate, overlay, specfile
-
+def _plain_copy(root: Path) -> Iterator[Path]:
+    """Work in a copy of the tree: setuptools leaves egg-info and build/ where it runs, and a checkout
+    (possibly read-only) is not ours to write to."""
     with tempfile.TemporaryDirectory(prefix="hh-async-build-") as tmp:
         staging = Path(tmp, "src")
         copy_tree(root, staging)
-        spec_path = staging / SPEC
-        spec_path.write_bytes(data)
-        print(f"hh-async: generating hh_async/_raw from {spec.origin}", file=sys.stderr)
-        try:
-            specfile.parse(data, spec.location)  # an error page or a truncated file, named as given
-            with _ruff_where_codegen_looks():
-                generate.generate(spec_path, staging / "overlays", staging / RAW)
-        except (specfile.SpecError, overlay.OverlayError, generate.GenerationError) as exc:
-            raise _fail(spec, exc) from None
-        spec_path.unlink()  # the sdist carries the client, not the spec (generation.json has its sha256)
+        with _working_directory(staging):
+            yield staging
+
+
+@contextlib.contextmanager
+def _staged_copy(root: Path, spec: Spec, data: bytes, *, reuse: bool = True) -> Iterator[Path]:
+    """A copy of the tree with a ``_raw`` for the spec ``data``: the tree's own when it was generated from
+    that spec and ``reuse`` allows, else generated afresh. Removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="hh-async-build-") as tmp:
+        staging = Path(tmp, "src")
+        copy_tree(root, staging)
+        if reuse and generated_from(root) == _sha256(data):
+            print(f"hh-async: hh_async/_raw of the tree is up to date with {spec.origin}", file=sys.stderr)
+            shutil.copytree(root / RAW, staging / RAW, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            _generate(staging, spec, data)
         yield staging
+
+
+def _generate(staging: Path, spec: Spec, data: bytes) -> None:
+    from . import generate, overlay, specfile  # the codegen requirements are there by now
+
+    spec_path = staging / SPEC
+    spec_path.write_bytes(data)
+    print(f"hh-async: generating hh_async/_raw from {spec.origin}", file=sys.stderr)
+    try:
+        specfile.parse(data, spec.location)  # an error page or a truncated file, named as given
+        with _ruff_where_codegen_looks():
+            generate.generate(spec_path, staging / "overlays", staging / RAW)
+    except (specfile.SpecError, overlay.OverlayError, generate.GenerationError) as exc:
+        raise _fail(spec, exc) from None
+    spec_path.unlink()  # the sdist carries the client, not the spec (generation.json has its sha256)
 
 
 @contextlib.contextmanager

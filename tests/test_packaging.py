@@ -92,7 +92,10 @@ def checkout_wheel(tmp_path_factory: pytest.TempPathFactory, current_spec: Path)
     tree = clean_copy(tmp)
     caller = hooks(tree, {"HH_SPEC": str(current_spec), **OFFLINE})
     assert codegen_requested(caller.get_requires_for_build_wheel())
-    name = caller.build_wheel(str(tmp / "dist"))
+    (tmp / "metadata").mkdir()
+    metadata = caller.prepare_metadata_for_build_wheel(str(tmp / "metadata"))  # as pip does first
+    assert metadata.startswith("hh_async-") and metadata.endswith(".dist-info")
+    name = caller.build_wheel(str(tmp / "dist"), metadata_directory=str(tmp / "metadata"))
     return tmp / "dist" / name, tree
 
 
@@ -117,8 +120,9 @@ def test_wheel_from_a_checkout_carries_the_client_generated_from_hh_spec(
     meta = json.loads(raw_files_of_wheel(wheel)[RAW + "generation.json"])
     assert meta["spec_sha256"] == hashlib.sha256(current_spec.read_bytes()).hexdigest()
     assert meta["warnings"] == []
-    # Generated in a copy: the checkout itself is left as it was.
+    # Generated and built in a copy: the checkout itself is left as it was.
     assert not (tree / RAW).exists() and not (tree / "openapi.yml").exists()
+    assert not (tree / "build").exists() and not list(tree.glob("*.egg-info"))
 
 
 def test_the_installed_wheel_imports_and_sends_a_request(
