@@ -1,0 +1,493 @@
+"""HTTP caching: what HH sends with an ETag is fetched once, then served fresh or revalidated with a 304.
+
+Most tests run HHClient against the fake HH (its ASGI app wrapped in ``ETagMiddleware``, as HH answers
+``ETag``/``304``) through the stack the client builds: cache over retries over the throttle. They assert
+what the server sent (``ETagMiddleware.sent``), not what the client says it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from hh_async import HHClient, RetryPolicy, StaticToken, Throttle
+from hh_async.cache import CacheEntry, CacheTransport, MemoryCacheStorage, cache_key, with_cache
+from hh_async.cache.entry import lifetime
+from hh_async.errors import HHError
+from hh_async.retry import RetryTransport
+from hh_async.testing.app import FakeHHApp
+from hh_async.testing.dataset import Dataset
+from hh_async.testing.etag import ETagMiddleware, Sent
+from hh_async.testing.faults import Faults
+from hh_async.testing.oauth import Clock, OAuthServer
+from hh_async.throttle import ThrottleTransport
+
+CLIENTS = {"app-a": "secret-a", "app-b": "secret-b"}
+DICTIONARIES = "/dictionaries"
+
+
+class FakeClock:
+    """The cache's clock, moved by the test: entries go stale without anyone sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingThrottle(Throttle):
+    """A throttle that counts the places it handed out."""
+
+    def __init__(self) -> None:
+        super().__init__(rate=None)
+        self.acquired = 0
+
+    async def acquire(self, borrower: object) -> float:
+        self.acquired += 1
+        return await super().acquire(borrower)
+
+
+class Gate:
+    """ASGI middleware that, once armed, holds every request until released (and says it got one)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.armed = False
+        self.reached = anyio.Event()
+        self.release = anyio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.armed and scope["type"] == "http":
+            self.reached.set()
+            await self.release.wait()
+        await self.app(scope, receive, send)
+
+
+def fake_hh(**etag_options: Any) -> ETagMiddleware:
+    app = FakeHHApp(Dataset(20, seed=0), OAuthServer(CLIENTS, Clock()), Faults())
+    return ETagMiddleware(app, **etag_options)
+
+
+def stack(
+    app: Any,
+    *,
+    clock: FakeClock | None = None,
+    storage: MemoryCacheStorage | None = None,
+    throttle: Throttle | None = None,
+    retry: RetryPolicy | None = None,
+) -> CacheTransport:
+    """The stack HHClient builds: cache, retries, throttle, then the fake over ASGI."""
+    inner = ThrottleTransport(httpx.ASGITransport(app), throttle or Throttle(rate=None))
+    return CacheTransport(
+        RetryTransport(inner, retry or RetryPolicy(backoff_base=0.0)), storage, clock=clock or FakeClock()
+    )
+
+
+@asynccontextmanager
+async def client(
+    transport: httpx.AsyncBaseTransport, auth: httpx.Auth | None = None
+) -> AsyncIterator[HHClient]:
+    headers = {"User-Agent": "cache-test/1.0", "HH-User-Agent": "cache-test/1.0"}
+    http = httpx.AsyncClient(base_url="http://hh.test", transport=transport, headers=headers, auth=auth)
+    try:
+        async with HHClient(user_agent="cache-test/1.0", http_client=http) as hh:
+            yield hh
+    finally:
+        await http.aclose()
+
+
+def app_token(app: ETagMiddleware, client_id: str) -> str:
+    status, answer = app.oauth.token(
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": CLIENTS[client_id]}
+    )
+    assert status == 200, answer
+    return str(answer["access_token"])
+
+
+# --- against the fake HH -------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_second_get_dictionaries_while_fresh_sends_nothing(anyio_backend: str) -> None:
+    app = fake_hh()  # max-age=1200, as HH
+    async with client(stack(app)) as hh:
+        first = await hh.get_dictionaries()
+        second = await hh.get_dictionaries()
+    assert second == first
+    assert [s.status for s in app.sent] == [200]  # the second call never reached the server
+
+
+@pytest.mark.anyio
+async def test_second_get_dictionaries_when_stale_is_a_bodiless_304(anyio_backend: str) -> None:
+    app = fake_hh(max_age=0)
+    async with client(stack(app)) as hh:
+        first = await hh.get_dictionaries()
+        raw = await hh.with_raw_response.get_dictionaries()
+    assert list(app.sent) == [Sent(DICTIONARIES, 200, len(raw.content)), Sent(DICTIONARIES, 304, 0)]
+    assert raw.status_code == 200 and raw.parsed == first
+    assert raw.headers["etag"].startswith('W/"')
+
+
+@pytest.mark.anyio
+async def test_an_entry_gone_stale_is_revalidated_then_fresh_again(anyio_backend: str) -> None:
+    app, clock = fake_hh(), FakeClock()
+    async with client(stack(app, clock=clock)) as hh:
+        first = await hh.get_dictionaries()
+        clock.now += 1201  # past max-age=1200
+        assert await hh.get_dictionaries() == first
+        assert await hh.get_dictionaries() == first  # the 304 made it fresh for another 1200 s
+    assert [s.status for s in app.sent] == [200, 304]
+
+
+@pytest.mark.anyio
+async def test_a_changed_resource_is_fetched_again_and_kept_with_its_new_tag(anyio_backend: str) -> None:
+    app = fake_hh(max_age=0)
+    async with client(stack(app)) as hh:
+        first = await hh.get_dictionaries()
+        app.touch(DICTIONARIES)  # HH published new dictionaries: a new ETag
+        changed = await hh.with_raw_response.get_dictionaries()
+        again = await hh.with_raw_response.get_dictionaries()
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True), (200, True), (304, False)]
+    assert changed.parsed == first and again.headers["etag"] == changed.headers["etag"]
+
+
+@pytest.mark.anyio
+async def test_no_store_per_call_neither_reads_nor_fills_the_cache(anyio_backend: str) -> None:
+    app, storage = fake_hh(), MemoryCacheStorage()
+    async with client(stack(app, storage=storage)) as hh:
+        for _ in range(2):
+            await hh.get_dictionaries(extra_headers={"Cache-Control": "no-store"})
+        assert len(storage) == 0
+        await hh.get_dictionaries()  # kept now...
+        await hh.get_dictionaries(extra_headers={"Cache-Control": "no-store"})  # ...but not used here
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True)] * 4
+
+
+@pytest.mark.anyio
+async def test_no_cache_per_call_revalidates_a_fresh_entry(anyio_backend: str) -> None:
+    app = fake_hh()
+    async with client(stack(app)) as hh:
+        first = await hh.get_dictionaries()
+        assert await hh.get_dictionaries(extra_headers={"Cache-Control": "no-cache"}) == first
+    assert [s.status for s in app.sent] == [200, 304]
+
+
+@pytest.mark.anyio
+async def test_a_client_without_cache_fetches_every_time(anyio_backend: str) -> None:
+    app = fake_hh()
+    inner = RetryTransport(ThrottleTransport(httpx.ASGITransport(app), Throttle(rate=None)))
+    assert with_cache(inner, False) is inner  # HHClient(cache=False)
+    async with client(with_cache(inner, False)) as hh:
+        await hh.get_dictionaries()
+        await hh.get_dictionaries()
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True), (200, True)]
+
+
+@pytest.mark.anyio
+async def test_a_5xx_on_revalidation_is_passed_on_and_the_good_entry_kept(anyio_backend: str) -> None:
+    app = fake_hh(max_age=0)
+    faults = app.faults
+    async with client(stack(app, retry=RetryPolicy(max_attempts=2, backoff_base=0.0))) as hh:
+        first = await hh.get_dictionaries()
+        faults.kinds, faults.routes, faults.rate = ("503",), "^/dictionaries$", 1.0
+        with pytest.raises(HHError) as failed:
+            await hh.get_dictionaries()
+        assert failed.value.status == 503
+        faults.rate = 0.0
+        assert await hh.get_dictionaries() == first
+    # Retried like any request; then the next call still revalidated the entry kept from the first.
+    assert [s.status for s in app.sent] == [200, 503, 503, 304]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_revalidation_leaves_the_entry_as_it_was(anyio_backend: str) -> None:
+    app = fake_hh(max_age=0)
+    gate = Gate(app)
+    async with client(stack(gate)) as hh:
+        first = await hh.get_dictionaries()
+        gate.armed = True
+        async with anyio.create_task_group() as group:
+            group.start_soon(hh.get_dictionaries)
+            await gate.reached.wait()  # the revalidation is on its way, If-None-Match and all
+            group.cancel_scope.cancel()
+        gate.armed = False
+        gate.release.set()
+        assert await hh.get_dictionaries() == first
+    assert [s.status for s in app.sent] == [200, 304]  # the kept tag was sent again, and still matched
+
+
+@pytest.mark.anyio
+async def test_concurrent_identical_requests_all_get_the_answer(anyio_backend: str) -> None:
+    app = fake_hh()
+    results: list[Any] = []
+    async with client(stack(app)) as hh:
+
+        async def call() -> None:
+            results.append(await hh.get_dictionaries())
+
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(call)
+        sent_before = len(app.sent)
+        assert await hh.get_dictionaries() == results[0]
+    assert len(results) == 6 and all(r == results[0] for r in results)
+    assert 1 <= sent_before <= 6 and len(app.sent) == sent_before  # then served from the cache
+
+
+@pytest.mark.anyio
+async def test_an_answer_fetched_with_one_token_is_never_served_to_another(anyio_backend: str) -> None:
+    app, storage = fake_hh(), MemoryCacheStorage()
+    token_a, token_b = app_token(app, "app-a"), app_token(app, "app-b")
+    transport = stack(app, storage=storage)
+    async with client(transport, StaticToken(token_a)) as a, client(transport, StaticToken(token_b)) as b:
+        await a.get_dictionaries()
+        await b.get_dictionaries()  # its own fetch, with no If-None-Match of A's: a full 200
+        await a.get_dictionaries()  # A's entry is still A's
+    async with client(transport) as anonymous:
+        await anonymous.get_dictionaries()
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True)] * 3
+    assert len(storage) == 3
+    keys = list(storage._entries)
+    assert not any(token in key for key in keys for token in (token_a, token_b))
+    assert token_a not in repr(transport) and token_a not in repr(storage)
+
+
+@pytest.mark.anyio
+async def test_a_fresh_hit_takes_no_throttle_place_and_a_revalidation_does(anyio_backend: str) -> None:
+    app, clock, throttle = fake_hh(), FakeClock(), CountingThrottle()
+    async with client(stack(app, clock=clock, throttle=throttle)) as hh:
+        await hh.get_dictionaries()
+        await hh.get_dictionaries()
+        assert throttle.acquired == 1
+        clock.now += 1201
+        await hh.get_dictionaries()
+        assert throttle.acquired == 2
+    assert throttle.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_what_hh_does_not_cache_is_passed_through_and_not_kept(anyio_backend: str) -> None:
+    app, storage = fake_hh(), MemoryCacheStorage()
+    async with client(stack(app, storage=storage)) as hh:
+        one = await hh.get_vacancies(text="python")
+        two = await hh.get_vacancies(text="python")
+    assert one == two and len(storage) == 0
+    assert app.requests["GET /vacancies"] == 2 and not app.sent  # /vacancies has no ETag at HH
+
+
+# --- the transport alone, against answers made to order ----------------------------------------------
+
+
+def answering(*answers: httpx.Response | Exception, seen: list[httpx.Request] | None = None) -> Any:
+    """A transport double giving these answers in turn, noting the requests (and their headers)."""
+    queue = list(answers)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(httpx.Request(request.method, request.url, headers=request.headers.copy()))
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return httpx.MockTransport(handler)
+
+
+def ok(body: bytes = b'{"a": 1}', **headers: str) -> httpx.Response:
+    return httpx.Response(200, content=body, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+class _CutShort(httpx.AsyncByteStream):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"a": '
+        raise httpx.ReadError("connection dropped mid-body")
+
+
+async def get(
+    transport: httpx.AsyncBaseTransport, url: str = "https://api.hh.ru/areas", **headers: str
+) -> httpx.Response:
+    named = {name.replace("_", "-"): value for name, value in headers.items()}
+    response = await transport.handle_async_request(httpx.Request("GET", url, headers=named))
+    await response.aread()
+    return response
+
+
+@pytest.mark.anyio
+async def test_only_get_is_looked_at(anyio_backend: str) -> None:
+    storage = MemoryCacheStorage()
+    transport = CacheTransport(answering(ok(etag='"x"', cache_control="max-age=60")), storage)
+    response = await transport.handle_async_request(httpx.Request("POST", "https://api.hh.ru/areas"))
+    assert response.status_code == 200 and len(storage) == 0
+
+
+@pytest.mark.anyio
+async def test_a_body_cut_short_is_never_kept(anyio_backend: str) -> None:
+    seen: list[httpx.Request] = []
+    cut = httpx.Response(200, headers={"etag": '"x"', "cache-control": "max-age=60"}, stream=_CutShort())
+    short = ok(b'{"a": 1}', etag='"x"', content_length="100")
+    transport = CacheTransport(answering(cut, short, ok(etag='"x"'), seen=seen))
+    with pytest.raises(httpx.ReadError):
+        await get(transport)
+    await get(transport)  # announced 100 bytes, got 8: not kept either
+    assert (await get(transport)).extensions["hh_cache"] == "stored"
+    assert [r.headers.get("if-none-match") for r in seen] == [None, None, None]
+
+
+@pytest.mark.anyio
+async def test_an_entry_is_served_only_for_the_headers_its_vary_names(anyio_backend: str) -> None:
+    seen: list[httpx.Request] = []
+    answers = [ok(b"ru", vary="Accept-Language", cache_control="max-age=60"), ok(b"en")]
+    transport = CacheTransport(answering(*answers, seen=seen))
+    assert (await get(transport, accept_language="ru")).content == b"ru"
+    assert (await get(transport, accept_language="ru")).extensions["hh_cache"] == "hit"
+    assert (await get(transport, accept_language="en")).content == b"en"
+    assert len(seen) == 2
+
+
+@pytest.mark.anyio
+async def test_no_store_and_vary_star_answers_are_not_kept(anyio_backend: str) -> None:
+    storage = MemoryCacheStorage()
+    answers = [ok(etag='"x"', cache_control="no-store"), ok(etag='"y"', vary="*")]
+    transport = CacheTransport(answering(*answers), storage)
+    await get(transport)
+    await get(transport)
+    assert len(storage) == 0
+
+
+@pytest.mark.anyio
+async def test_a_new_answer_that_may_not_be_kept_drops_the_old_entry(anyio_backend: str) -> None:
+    storage, clock = MemoryCacheStorage(), FakeClock()
+    transport = CacheTransport(answering(ok(cache_control="max-age=60"), ok(b"new")), storage, clock=clock)
+    await get(transport)
+    clock.now += 61  # stale, and without a tag: fetched plainly
+    assert (await get(transport)).content == b"new"
+    assert len(storage) == 0
+
+
+@pytest.mark.anyio
+async def test_a_call_with_its_own_validator_is_left_alone(anyio_backend: str) -> None:
+    seen: list[httpx.Request] = []
+    answers = [ok(etag='"x"', cache_control="max-age=0"), httpx.Response(304)]
+    transport = CacheTransport(answering(*answers, seen=seen))
+    await get(transport)
+    response = await get(transport, if_none_match='"mine"')
+    assert response.status_code == 304  # the caller asked for it: its 304, not our entry
+    assert seen[1].headers["if-none-match"] == '"mine"'
+
+
+@pytest.mark.anyio
+async def test_a_failing_storage_makes_an_empty_cache_not_a_failed_call(anyio_backend: str) -> None:
+    class Broken(MemoryCacheStorage):
+        async def get(self, key: str) -> CacheEntry | None:
+            raise ConnectionError("store down")
+
+        async def set(self, key: str, entry: CacheEntry) -> None:
+            raise ConnectionError("store down")
+
+    transport = CacheTransport(answering(ok(etag='"x"'), ok(etag='"x"')), Broken())
+    assert (await get(transport)).status_code == 200
+    assert (await get(transport)).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_304_refreshes_the_entry_with_its_headers(anyio_backend: str) -> None:
+    clock = FakeClock()
+    not_modified = httpx.Response(304, headers={"etag": 'W/"x"', "cache-control": "max-age=30"})
+    transport = CacheTransport(
+        answering(ok(b"body", etag='W/"x"', cache_control="max-age=0"), not_modified), clock=clock
+    )
+    await get(transport)
+    refreshed = await get(transport)
+    assert refreshed.content == b"body" and refreshed.extensions["hh_cache"] == "revalidated"
+    assert refreshed.headers["cache-control"] == "max-age=30"
+    clock.now += 29
+    assert (await get(transport)).extensions["hh_cache"] == "hit"
+
+
+# --- the parts ------------------------------------------------------------------------------------------
+
+
+def test_the_key_hashes_the_token_and_keeps_users_apart() -> None:
+    def key(**headers: str) -> str:
+        return cache_key(httpx.Request("GET", "https://api.hh.ru/dictionaries?locale=EN", headers=headers))
+
+    a, b = key(authorization="Bearer secret-a"), key(authorization="Bearer secret-b")
+    assert len({a, b, key()}) == 3
+    assert "secret" not in a and a.startswith("https://api.hh.ru/dictionaries?locale=EN ")
+
+
+def test_freshness_follows_max_age_then_expires() -> None:
+    assert lifetime(httpx.Headers({"cache-control": "max-age=1200", "age": "200"})) == 1000
+    assert lifetime(httpx.Headers({"cache-control": "no-cache, max-age=1200"})) == 0
+    dated = {"date": "Fri, 27 Nov 2026 10:00:00 GMT", "expires": "Fri, 27 Nov 2026 10:20:00 GMT"}
+    assert lifetime(httpx.Headers(dated)) == 1200
+    assert lifetime(httpx.Headers({"expires": "0"})) == 0
+
+
+def test_an_entry_round_trips_through_bytes_and_refuses_anything_else() -> None:
+    entry = CacheEntry(200, (("etag", 'W/"x"'),), b'{"a":\n1}', 'W/"x"', 12.5, (("accept", None),))
+    assert CacheEntry.from_bytes(entry.to_bytes()) == entry
+    for junk in (b"no header line", b'{"status": 200}\nbody', b"[1]\n"):
+        with pytest.raises(ValueError, match="not a cache entry"):
+            CacheEntry.from_bytes(junk)
+    assert "x" not in repr(entry).split("content=")[1].split(",")[0]  # the body is not in the repr
+
+
+@pytest.mark.anyio
+async def test_memory_storage_drops_the_least_recently_used_past_its_size(anyio_backend: str) -> None:
+    storage = MemoryCacheStorage(max_bytes=10)
+
+    def entry(size: int) -> CacheEntry:
+        return CacheEntry(200, (), b"x" * size, None, 0.0)
+
+    await storage.set("a", entry(4))
+    await storage.set("b", entry(4))
+    await storage.get("a")  # a is now the most recently used
+    await storage.set("c", entry(4))
+    assert [await storage.get(k) is not None for k in "abc"] == [True, False, True]
+    await storage.set("huge", entry(11))
+    assert await storage.get("huge") is None and storage.size == 8
+
+
+def test_bad_configuration_is_refused_clearly() -> None:
+    inner = httpx.MockTransport(lambda request: httpx.Response(200))
+    with pytest.raises(ValueError, match="max_bytes"):
+        MemoryCacheStorage(max_bytes=0)
+    with pytest.raises(TypeError, match="CacheStorage"):
+        with_cache(inner, "yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="async get/set/delete"):
+        CacheTransport(inner, {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_age"):
+        ETagMiddleware(inner, max_age=-1)  # type: ignore[arg-type]
+    storage = MemoryCacheStorage()
+    wrapped = with_cache(inner, storage)
+    assert isinstance(wrapped, CacheTransport) and wrapped.storage is storage
+
+
+def _sent_statuses(app: ETagMiddleware) -> Iterator[int]:
+    return (s.status for s in app.sent)
+
+
+@pytest.mark.anyio
+async def test_the_fake_answers_if_none_match_as_hh_does(anyio_backend: str) -> None:
+    app = fake_hh()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://hh.test") as http:
+        headers = {"User-Agent": "t"}
+        first = await http.get(DICTIONARIES, headers=headers)
+        tag = first.headers["etag"]
+        assert first.headers["cache-control"] == "max-age=1200" and "expires" in first.headers
+        for asked in (tag, tag.removeprefix("W/"), f'"other", {tag}', "*"):
+            answer = await http.get(DICTIONARIES, headers={**headers, "If-None-Match": asked})
+            assert answer.status_code == 304 and answer.content == b"" and answer.headers["etag"] == tag
+        assert (
+            await http.get(DICTIONARIES, headers={**headers, "If-None-Match": '"other"'})
+        ).status_code == 200
+        search = await http.get("/vacancies", headers=headers)
+        assert search.status_code == 200 and "etag" not in search.headers
+    assert list(_sent_statuses(app)) == [200, 304, 304, 304, 304, 200]
