@@ -1,0 +1,16 @@
+"""The example web app under real uvicorn workers, a real Redis and the fake HH: many users whose tokens
+expired, many concurrent requests, exactly one refresh per user and nobody asked to log in again."""
+
+from __future__ import annotations
+
+from examples.webapp import loadrun
+
+
+def test_every_user_is_refreshed_once_across_worker_processes() -> None:
+    users, requests = 40, 400
+    result = loadrun.run(workers=2, users=users, requests=requests)
+    assert result["statuses"] == {200: requests}, result
+    assert result["refreshes"] == users  # one per user, whichever worker got their requests first
+    assert result["relogin_users"] == []
+    assert result["wrong_user"] == 0  # each answer is the profile HH gave for that user's own token
+    assert result["locks_held_after_run"] == 0
