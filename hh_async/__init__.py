@@ -21,18 +21,23 @@ if TYPE_CHECKING:
     )
     from .client import HHClient as HHClient
     from .drift import DriftMonitor as DriftMonitor
-    from .errors import HHError as HHError
+    from .errors import HHError as HHError, ReauthorizationRequired as ReauthorizationRequired
     from .operations import Operation as Operation
     from .pagination import Cursor as Cursor, Paginator as Paginator
+    from .redis_support import RedisUnavailableError as RedisUnavailableError
+    from .redis_throttle import RedisThrottle as RedisThrottle
+    from .redis_tokens import RedisTokenStore as RedisTokenStore
     from .retry import RetryPolicy as RetryPolicy
     from .search_all import Progress as Progress, VacancySweep as VacancySweep
-    from .throttle import Throttle as Throttle
+    from .throttle import Throttle as Throttle, ThrottleBackend as ThrottleBackend
     from .tokens import (
         CallbackTokenStore as CallbackTokenStore,
         JsonFileTokenStore as JsonFileTokenStore,
         MemoryTokenStore as MemoryTokenStore,
+        TokenConflict as TokenConflict,
         TokenPair as TokenPair,
     )
+    from .user_auths import UserAuths as UserAuths
 
     OPERATIONS: Mapping[str, Operation]
 
@@ -52,9 +57,16 @@ _EXPORTS = {
     "MemoryTokenStore": "tokens",
     "JsonFileTokenStore": "tokens",
     "CallbackTokenStore": "tokens",
+    "TokenConflict": "tokens",
+    "UserAuths": "user_auths",
+    "RedisTokenStore": "redis_tokens",
+    "RedisThrottle": "redis_throttle",
+    "RedisUnavailableError": "redis_support",
     "HHError": "errors",
+    "ReauthorizationRequired": "errors",
     "RetryPolicy": "retry",
     "Throttle": "throttle",
+    "ThrottleBackend": "throttle",
     "DriftMonitor": "drift",
     "Cursor": "pagination",
     "Paginator": "pagination",
