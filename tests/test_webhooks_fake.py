@@ -4,6 +4,7 @@ handles each event once; the subscription helper converges; reconciliation catch
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -240,6 +241,11 @@ async def test_a_subscription_failing_for_long_is_blocked(server: FakeHH, anyio_
         assert server.app.change_vacancy("100003", users=[user]) == []  # sending has stopped
     attempts = [a for a in server.app.webhooks.attempts if a.event_id == event_id]
     assert len(attempts) >= 4 and {a.outcome for a in attempts} == {"refused"}
+    planned = [a.retry_in for a in attempts[:-1]]
+    assert planned == [0.01 * 2**n for n in range(len(planned))]  # HH's growing gaps, scaled
+    assert attempts[-1].retry_in is None  # blocked: no more
+    waited = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
+    assert all(w >= p * 0.9 for w, p in zip(waited, planned, strict=True))  # (never early; late under load)
     assert (
         event_id in summary(server.app.webhooks)["blocked_subscriptions"]
         or event_id in server.app.webhooks.undelivered
@@ -290,6 +296,56 @@ async def test_fake_stops_cleanly_with_deliveries_in_flight(anyio_backend: str) 
         assert fake._thread is not None and not fake._thread.is_alive()
         assert await anyio.to_thread.run_sync(disconnected.wait, 10)
         assert fake.app.webhooks.attempts == []  # never answered: not counted as an attempt made
+
+
+async def test_the_test_api_drives_a_fake_in_another_process(server: FakeHH, anyio_backend: str) -> None:
+    recorder = Recorder()
+    auth, user = await login(server)
+    async with (
+        ServedApp(receiver(PersistStore(recorder, MemoryDedup()))) as served,
+        client(server, auth) as hh,
+        httpx.AsyncClient(base_url=server.url) as control,
+    ):
+        await ensure_subscription(hh, served.url + "/hh/webhook", ["VACANCY_CHANGE", "CHAT_MESSAGE_CREATED"])
+        policy = await control.put(
+            "/_fake/webhooks/policy", json={"duplicate_rate": 1.0, "time_scale": 0.001}
+        )
+        assert policy.status_code == 204
+        made = await control.post(
+            "/_fake/events", json={"kind": "vacancy_change", "count": 3, "users": [user]}
+        )
+        chat = await control.post(
+            "/_fake/events", json={"kind": "chat_message", "chat_id": "5", "users": [user]}
+        )
+        await server.app.webhooks.until_settled()
+        report = (await control.get("/_fake/webhooks")).json()
+        bad = await control.put("/_fake/webhooks/policy", json={"fail_rate": 2})
+        unknown = await control.post("/_fake/events", json={"kind": "meteor"})
+    events = made.json()["events"] + chat.json()["events"]
+    assert len(events) == 4 and sorted(e.id for e in recorder.stored) == sorted(events)
+    assert report["attempts"]["duplicate"] >= 4 and report["pending"] == 0 and report["ack_p99"] < 2
+    assert bad.status_code == 400 and "probability" in bad.json()["error"]
+    assert unknown.status_code == 400
+
+
+async def test_reconciliation_with_your_own_store(server: FakeHH, anyio_backend: str) -> None:
+    """Without Redis, on either event loop: the endpoint and the reconciliation share one PersistStore."""
+    recorder = Recorder()
+    store = PersistStore(recorder, MemoryDedup())
+    since = datetime.now(MSK) - timedelta(minutes=1)
+    auth, user = await login(server)
+    vacancy = f"v{uuid.uuid4().hex[:8]}"
+    async with ServedApp(receiver(store)) as served, client(server, auth) as hh:
+        await ensure_subscription(hh, served.url + "/hh/webhook", ["NEW_NEGOTIATION_VACANCY"])
+        delivered, _ = server.app.add_negotiation(vacancy, users=[user])
+        server.app.webhooks.configure(DeliveryPolicy(lose_rate=1.0, **FAST))  # type: ignore[arg-type]
+        lost, _ = server.app.add_negotiation(vacancy, users=[user])
+        await server.app.webhooks.until_settled()
+        report = await reconcile_negotiations(hh, store, vacancy_ids=[vacancy, "no-responses"], since=since)
+    assert report.recovered == [lost] and report.already == 1
+    topics = [ev.payload.topic_id for ev in recorder.stored]  # type: ignore[union-attr]
+    assert topics == [delivered, lost]
+    assert recorder.stored[1].subscription_id == "reconciliation"
 
 
 # --- with the Redis queue and workers (asyncio only: redis-py) ---------------------------------------------

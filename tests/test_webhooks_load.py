@@ -9,8 +9,8 @@ import uuid
 import anyio
 import pytest
 
-from hh_async.testing import webhooks as load
-from hh_async.testing.webhooks import ServedApp
+from hh_async.testing import webhook_load as load
+from hh_async.testing.webhooks import ServedApp, percentile
 
 pytestmark = pytest.mark.anyio
 
@@ -40,6 +40,6 @@ async def test_send_reports_every_event_handled_once(
 
 
 def test_percentiles() -> None:
-    assert load.percentile([], 0.5) is None
-    assert load.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert load.percentile(range(1, 101), 0.99) == 99
+    assert percentile([], 0.5) is None
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile(range(1, 101), 0.99) == 99

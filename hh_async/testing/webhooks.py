@@ -12,6 +12,7 @@ Everything a test asserts on is recorded: ``attempts``, ``acked`` (with the late
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
@@ -93,6 +94,10 @@ class Attempt:
     """``accepted`` (2xx), ``duplicate`` (409), ``refused`` (another code), ``timeout``, ``unreachable``,
     ``lost`` (dropped before sending) or ``answer_lost`` (the receiver answered, HH never heard)."""
     latency: float | None
+    at: float
+    """When the attempt ended (``time.monotonic()``)."""
+    retry_in: float | None = None
+    """The gap before the next attempt, when there is one."""
 
 
 @attrs.define
@@ -124,6 +129,8 @@ class WebhookSender:
         self._order = itertools.count()
         self._in_flight = 0
         self._lock = threading.Condition()
+        self._loop_thread: int | None = None
+        self._wake: anyio.Event | None = None  # made on the sending loop: an Event belongs to its loop
 
     def configure(self, policy: DeliveryPolicy) -> None:
         """Deliver by ``policy`` from now on (its seed restarts the random choices)."""
@@ -206,6 +213,12 @@ class WebhookSender:
 
     def _push(self, due: float, delivery: _Delivery) -> None:
         heapq.heappush(self._queue, (due, next(self._order), delivery))
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Wake the sending loop, when called on its own thread (anyio's Event is not thread-safe)."""
+        if self._wake is not None and threading.get_ident() == self._loop_thread:
+            self._wake.set()
 
     def settled(self) -> bool:
         """Nothing waiting to be sent or retried, nothing in flight."""
@@ -247,11 +260,16 @@ class WebhookSender:
             httpx.AsyncClient(transport=transport, limits=limits) as http,
             anyio.create_task_group() as group,
         ):
+            self._loop_thread = threading.get_ident()
+            self._wake = wake = anyio.Event()
             while True:
                 delivery, wait = self._next_due()
                 if delivery is None:
-                    # Polled, at most 20 times a second when idle: emit() comes from other threads.
-                    await anyio.sleep(min(wait, 0.05))
+                    # Woken by what happens on this loop (a retry scheduled, an attempt done); emit()
+                    # from another thread is seen within 50 ms.
+                    with anyio.move_on_after(min(wait, 0.05)):
+                        await wake.wait()
+                    self._wake = wake = anyio.Event()
                     continue
                 group.start_soon(self._attempt, http, delivery)
 
@@ -261,7 +279,7 @@ class WebhookSender:
             if not self._queue:
                 return None, 0.05
             if self._in_flight >= self.policy.concurrency:
-                return None, 0.002
+                return None, 0.05  # woken when one ends
             wait = self._queue[0][0] - time.monotonic()
             if wait > 0:
                 return None, wait
@@ -275,6 +293,7 @@ class WebhookSender:
             with self._lock:
                 self._in_flight -= 1
                 self._lock.notify_all()
+            self._nudge()
 
     async def _deliver(self, http: httpx.AsyncClient, delivery: _Delivery) -> None:
         with self._lock:
@@ -311,11 +330,12 @@ class WebhookSender:
                 outcome = "answer_lost"
         now = time.monotonic()
         with self._lock:
-            self.attempts.append(
-                Attempt(delivery.event_id, sub.id, delivery.copy, number, status, outcome, latency)
+            record = functools.partial(
+                Attempt, delivery.event_id, sub.id, delivery.copy, number, status, outcome, latency, now
             )
             if outcome in ("accepted", "duplicate"):
                 assert latency is not None
+                self.attempts.append(record())
                 self.ack_latencies.append(latency)
                 self.acked.setdefault(delivery.event_id, latency)
                 sub.failing_since = None  # an expected answer takes it off the way to blocking
@@ -325,10 +345,13 @@ class WebhookSender:
             if now - sub.failing_since >= self.policy.block_after * self.policy.time_scale:
                 sub.blocked = True
                 log.info("fake HH: subscription %s blocked after failing since %s", sub.id, sub.failing_since)
+                self.attempts.append(record())
                 self.undelivered.add(delivery.event_id)
                 return
             delivery.failures += 1
-            self._push(now + self.policy.gap(delivery.failures), delivery)
+            retry_in = self.policy.gap(delivery.failures)
+            self.attempts.append(record(retry_in))
+            self._push(now + retry_in, delivery)
 
 
 def percentile(values: Iterable[float], share: float) -> float | None:
@@ -430,145 +453,3 @@ class ServedApp:
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(self.stop)
-
-
-# --- load runs: a receiver factory for uvicorn, a recording worker, a driver -------------------------------
-#
-#   uvicorn --factory hh_async.testing.webhooks:receiver_app --workers 4 --port 8900   (HH_WEBHOOKS_REDIS=...)
-#   python -m hh_async.testing.webhooks work --redis redis://... --queue load          (as many as you like)
-#   python -m hh_async.testing.webhooks send --target http://127.0.0.1:8900/hh/webhook --events 10000 \
-#       --duplicates 0.1 --failures 0.05 --redis redis://... --queue load
-#
-# ``send`` prints one JSON object: what the fake did (acks, p50/p99) and, with --redis, whether every event
-# was handled exactly once by the workers.
-
-
-def receiver_app() -> Any:
-    """A Starlette app answering HH's callbacks at ``/hh/webhook`` into a ``RedisEventQueue``
-    (``HH_WEBHOOKS_REDIS``, ``HH_WEBHOOKS_QUEUE``): what each uvicorn worker process serves."""
-    import contextlib
-    import os
-
-    from redis.asyncio import BlockingConnectionPool, Redis
-    from starlette.applications import Starlette
-
-    from ..webhooks import RedisEventQueue, WebhookEndpoint
-    from ..webhooks.starlette import webhook_route
-
-    url = os.environ.get("HH_WEBHOOKS_REDIS", "redis://127.0.0.1:6379/0")
-    redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=64))
-    queue = RedisEventQueue(redis, os.environ.get("HH_WEBHOOKS_QUEUE", "load"))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> Any:
-        yield
-        await redis.aclose()
-
-    return Starlette(routes=[webhook_route("/hh/webhook", WebhookEndpoint(queue))], lifespan=lifespan)
-
-
-def _handled_key(queue: str) -> str:
-    return f"hh:webhooks:{{{queue}}}:handled"
-
-
-async def _work(redis_url: str, queue_name: str, concurrency: int, delay: float) -> None:
-    from redis.asyncio import BlockingConnectionPool, Redis
-
-    from ..webhooks import RedisEventQueue, WebhookEvent, Worker
-
-    redis = Redis(connection_pool=BlockingConnectionPool.from_url(redis_url, max_connections=concurrency + 8))
-    key = _handled_key(queue_name)
-
-    async def record(event: WebhookEvent) -> None:
-        if delay:
-            await anyio.sleep(delay)
-        await redis.hincrby(key, event.id, 1)
-
-    try:
-        await Worker(RedisEventQueue(redis, queue_name), record, concurrency=concurrency, claim_idle=5).run()
-    finally:
-        await redis.aclose()
-
-
-async def _check(redis_url: str, queue_name: str, emitted: list[str], timeout: float) -> dict[str, Any]:
-    """Wait (up to ``timeout``) until every emitted event was handled; how many once, twice, never."""
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(redis_url)
-    try:
-        with anyio.move_on_after(timeout):
-            while await redis.hlen(_handled_key(queue_name)) < len(emitted):
-                await anyio.sleep(0.1)
-        raw: Any = await redis.hgetall(_handled_key(queue_name))
-        counts = {k.decode(): int(v) for k, v in raw.items()}
-    finally:
-        await redis.aclose()
-    return {
-        "handled_once": sum(1 for i in emitted if counts.get(i) == 1),
-        "handled_more_than_once": sum(1 for i in emitted if counts.get(i, 0) > 1),
-        "never_handled": sum(1 for i in emitted if i not in counts),
-    }
-
-
-def _send(args: Any) -> dict[str, Any]:
-    from .server import FakeHH
-
-    policy = DeliveryPolicy(
-        duplicate_rate=args.duplicates,
-        fail_rate=args.failures,
-        reorder_rate=args.reorder,
-        time_scale=args.time_scale,
-        concurrency=args.concurrency,
-        seed=args.seed,
-    )
-    with FakeHH(vacancies=10) as fake:
-        sender = fake.app.webhooks
-        sender.configure(policy)
-        sender.subscriptions["load"] = FakeSubscription(
-            "load", "load-user", args.target, [{"type": "NEW_NEGOTIATION_VACANCY"}]
-        )
-        started = time.perf_counter()
-        emitted: list[str] = []
-        for _ in range(args.events):
-            emitted += fake.app.add_negotiation("100001", users=["load-user"])[1]
-        settled = sender.wait_settled(args.timeout)
-        report = {**summary(sender), "settled": settled, "seconds": round(time.perf_counter() - started, 2)}
-    if args.redis:
-        report.update(anyio.run(_check, args.redis, args.queue, emitted, args.timeout))
-    return report
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m hh_async.testing.webhooks", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    send = commands.add_parser("send", help="deliver events from a fake HH to --target and report")
-    send.add_argument("--target", required=True, help="the receiver's webhook URL")
-    send.add_argument("--events", type=int, default=1000)
-    send.add_argument("--duplicates", type=float, default=0.1)
-    send.add_argument("--failures", type=float, default=0.05)
-    send.add_argument("--reorder", type=float, default=0.2)
-    send.add_argument("--time-scale", type=float, default=0.001)
-    send.add_argument("--concurrency", type=int, default=64)
-    send.add_argument("--seed", type=int, default=0)
-    send.add_argument("--timeout", type=float, default=300.0)
-    send.add_argument("--redis", help="check the workers' record of handled events in this Redis")
-    send.add_argument("--queue", default="load")
-    work = commands.add_parser("work", help="a worker recording each handled event id in Redis")
-    work.add_argument("--redis", required=True)
-    work.add_argument("--queue", default="load")
-    work.add_argument("--concurrency", type=int, default=32)
-    work.add_argument("--delay", type=float, default=0.0, help="seconds each handler takes")
-    args = parser.parse_args(argv)
-    if args.command == "send":
-        print(json.dumps(_send(args), indent=2))
-    else:
-        import contextlib
-
-        with contextlib.suppress(KeyboardInterrupt):
-            anyio.run(_work, args.redis, args.queue, args.concurrency, args.delay)
-
-
-if __name__ == "__main__":
-    main()

@@ -9,6 +9,7 @@ process and host sharing a Redis (``SET NX EX`` semantics, in one Lua script for
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -32,7 +33,8 @@ class Dedup(Protocol):
 
 
 class MemoryDedup:
-    """One process's memory: keys kept ``ttl`` seconds, the oldest forgotten past ``max_keys``."""
+    """One process's memory: keys kept ``ttl`` seconds, the oldest forgotten past ``max_keys``. Safe to
+    share between event loops in threads of the process (a claim holds a lock, never across an await)."""
 
     def __init__(
         self,
@@ -47,26 +49,28 @@ class MemoryDedup:
         self.max_keys = max_keys
         self._clock = clock
         self._expiry: OrderedDict[str, float] = OrderedDict()  # oldest claim first
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._expiry)
 
     async def claim(self, keys: Sequence[str]) -> bool:
-        # No await in here: a claim is atomic among the tasks of this process.
-        now = self._clock()
-        self._evict(now)
-        if any(self._expiry.get(key, 0.0) > now for key in keys):
-            return False
-        for key in keys:
-            self._expiry[key] = now + self.ttl
-            self._expiry.move_to_end(key)
-        while len(self._expiry) > self.max_keys:
-            self._expiry.popitem(last=False)
-        return True
+        with self._lock:  # no await inside: atomic for tasks and threads alike
+            now = self._clock()
+            self._evict(now)
+            if any(self._expiry.get(key, 0.0) > now for key in keys):
+                return False
+            for key in keys:
+                self._expiry[key] = now + self.ttl
+                self._expiry.move_to_end(key)
+            while len(self._expiry) > self.max_keys:
+                self._expiry.popitem(last=False)
+            return True
 
     async def release(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            self._expiry.pop(key, None)
+        with self._lock:
+            for key in keys:
+                self._expiry.pop(key, None)
 
     def _evict(self, now: float) -> None:
         while self._expiry:
