@@ -11,7 +11,7 @@ run's start so that nothing falls between two runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,6 +22,7 @@ from .store import EventStore
 if TYPE_CHECKING:
     from ..client import HHClient
 
+MSK = timezone(timedelta(hours=3))
 SUBSCRIPTION_ID = "reconciliation"
 """The ``subscription_id`` of events made here (no HH subscription sent them)."""
 
@@ -40,17 +41,26 @@ def _moment(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=MSK)  # HH's own times are Moscow time
+
+
+def _ident(value: Any) -> str | None:
+    """An id as the webhook carries it: a string (the list gives ``chat_id`` as a number)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def negotiation_event(item: Mapping[str, Any], vacancy_id: str, employer_id: str = "") -> WebhookEvent:
     """The ``NEW_NEGOTIATION_VACANCY`` callback HH sends for a response (one item of
     ``get_collection_negotiations_list``)."""
     topic = str(item["id"])
-    resume = item.get("resume") if isinstance(item.get("resume"), Mapping) else {}
-    chat_id = item.get("chat_id")
+    resume: Mapping[str, Any] = item["resume"] if isinstance(item.get("resume"), Mapping) else {}
     return event_from_dict(
         {
             "id": f"reconciled-{topic}",
@@ -59,12 +69,8 @@ def negotiation_event(item: Mapping[str, Any], vacancy_id: str, employer_id: str
             "user_id": "0",
             "payload": {
                 "topic_id": topic,
-                "chat_id": None
-                if chat_id is None
-                else str(int(chat_id))
-                if isinstance(chat_id, float)
-                else str(chat_id),
-                "resume_id": None if not resume or resume.get("id") is None else str(resume["id"]),
+                "chat_id": _ident(item.get("chat_id")),
+                "resume_id": _ident(resume.get("id")),
                 "vacancy_id": vacancy_id,
                 "employer_id": employer_id,
                 "negotiation_date": item.get("created_at"),
