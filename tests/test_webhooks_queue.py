@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -285,3 +286,57 @@ async def test_a_worker_rides_out_a_redis_outage(redis: Any) -> None:
         await until(lambda: _true(sum(finished.values()) == 5))
         group.cancel_scope.cancel()
     assert queue.outages == 0 and finished == Counter({f"e-{i}": 1 for i in range(5)})
+
+
+async def test_cancelled_at_random_points_each_event_still_finishes_once(redis: Any) -> None:
+    """Deploys stop workers anywhere: in a handler, between the handler and its acknowledgement, in a
+    read. A handler that finished is acknowledged (shielded); one that did not runs again later."""
+    import random
+
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    for i in range(60):
+        await queue.put(negotiation(i))
+    finished: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        finished[event.id] += 1
+
+    rng = random.Random(5)
+    for _round in range(15):
+        worker = Worker(queue, handle, consumer="deployed", concurrency=4, block=0.01)
+        with anyio.move_on_after(rng.uniform(0.0, 0.03)):
+            await worker.run()
+    last = Worker(queue, handle, consumer="deployed", block=0.01)
+    async with anyio.create_task_group() as group:
+        group.start_soon(last.run)
+        await until(lambda: _true(len(finished) == 60))
+        await until(lambda: _backlog_empty(queue))
+        group.cancel_scope.cancel()
+    assert finished == Counter({f"e-{i}": 1 for i in range(60)})
+
+
+async def _backlog_empty(queue: RedisEventQueue) -> bool:
+    return await queue.backlog() == 0
+
+
+async def test_a_finished_handler_is_acknowledged_though_the_worker_is_cancelled_right_then(
+    redis: Any,
+) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    await queue.put(negotiation(1))
+    finished: Counter[str] = Counter()
+    scope = anyio.CancelScope()
+
+    async def handle(event: WebhookEvent) -> None:
+        finished[event.id] += 1
+        scope.cancel()  # the deploy's stop lands as the handler returns, before the acknowledgement
+
+    with scope:
+        await Worker(queue, handle, consumer="w", block=0.01).run()
+    assert await queue.backlog() == 0  # acknowledged: nobody will run it again
+    again = Worker(queue, handle, consumer="w", block=0.01)
+    with anyio.move_on_after(0.3):
+        await again.run()
+    assert finished == Counter({"e-1": 1})
