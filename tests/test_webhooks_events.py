@@ -233,3 +233,19 @@ async def test_starlette_and_fastapi_routes_answer_like_the_endpoint(anyio_backe
         assert (first.status_code, again.status_code, bad.status_code) == (200, 409, 400)
     assert "/hh/webhook" not in json.dumps(fastapi_app.openapi())
     assert [e.id for e in recorder.stored] == ["s-1", "f-1"]
+
+
+async def test_a_store_slower_than_its_budget_is_not_acknowledged_nor_seen(anyio_backend: str) -> None:
+    """HH gives up after 2 s: a persist still running at ``timeout`` is abandoned and rolled back (503),
+    so HH's retry is accepted rather than answered 409 for an event never stored."""
+    recorder = Recorder()
+    recorder.gate = anyio.Event()  # the database hangs
+    seen: list[tuple[int, float]] = []
+    endpoint = WebhookEndpoint(
+        PersistStore(recorder, MemoryDedup(), timeout=0.05), observe=lambda r, s: seen.append((r.status, s))
+    )
+    assert (await endpoint.accept(callback("e-1"))).status == 503
+    recorder.gate = None
+    assert (await endpoint.accept(callback("e-1"))).status == 200
+    assert [status for status, _ in seen] == [503, 200] and all(s >= 0 for _, s in seen)
+    assert [e.id for e in recorder.stored] == ["e-1"]
