@@ -116,7 +116,9 @@ async def test_each_event_is_handled_once_though_a_worker_is_killed_mid_run(
     try:
 
         async def doomed_is_mid_run() -> bool:
-            return await redis.hlen(name + ":handled") == 95 and await redis.scard(name + ":started") == 5
+            return bool(
+                await redis.hlen(name + ":handled") == 95 and await redis.scard(name + ":started") == 5
+            )
 
         await until(doomed_is_mid_run, timeout=60)
     finally:
@@ -131,7 +133,7 @@ async def test_each_event_is_handled_once_though_a_worker_is_killed_mid_run(
         group.start_soon(survivor.run)
 
         async def all_handled() -> bool:
-            return await redis.hlen(name + ":handled") == 100
+            return bool(await redis.hlen(name + ":handled") == 100)
 
         await until(all_handled)
         group.cancel_scope.cancel()
