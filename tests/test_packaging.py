@@ -14,11 +14,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tomllib
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyproject_hooks import BuildBackendHookCaller
@@ -252,3 +254,19 @@ def test_editable_install_needs_no_spec(tmp_path: Path) -> None:
     names = names_of_wheel(wheel)
     assert any(n.endswith(".pth") for n in names) and not any(n.startswith(RAW) for n in names)
     assert not (tree / RAW).exists()
+
+
+def test_codegen_finds_ruff_installed_outside_the_interpreters_scripts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pip's isolated build installs ruff under a prefix of its own, not in sysconfig's "scripts", where
+    codegen runs it from; the backend points "scripts" at the ruff there is, for the generation only."""
+    real = sysconfig.get_path
+
+    def without_ruff(name: str, *args: Any, **kwargs: Any) -> str:
+        return str(tmp_path) if name == "scripts" and not args and not kwargs else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(sysconfig, "get_path", without_ruff)
+    with build_backend._ruff_where_codegen_looks():
+        assert Path(sysconfig.get_path("scripts"), "ruff").is_file()
+    assert sysconfig.get_path("scripts") == str(tmp_path)
