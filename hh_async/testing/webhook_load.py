@@ -48,24 +48,37 @@ def receiver_app() -> Any:
 
 
 def _handled_key(queue: str) -> str:
+    """Event id -> times handled, counted in the acknowledgement's transaction (exactly once, kills
+    included: what "handled" means for the acceptance run)."""
     return f"hh:webhooks:{{{queue}}}:handled"
 
 
-async def _work(redis_url: str, queue_name: str, concurrency: int, delay: float) -> None:
+def _runs_key(queue: str) -> str:
+    """Event id -> times the handler finished; above 1 only for a worker killed between its handler's
+    end and the acknowledgement."""
+    return f"hh:webhooks:{{{queue}}}:runs"
+
+
+async def _work(
+    redis_url: str, queue_name: str, concurrency: int, delay: float, claim_idle: float = 5.0
+) -> None:
     from redis.asyncio import BlockingConnectionPool, Redis
 
     from ..webhooks import RedisEventQueue, WebhookEvent, Worker
 
     redis = Redis(connection_pool=BlockingConnectionPool.from_url(redis_url, max_connections=concurrency + 8))
-    key = _handled_key(queue_name)
 
     async def record(event: WebhookEvent) -> None:
         if delay:
             await anyio.sleep(delay)
-        await redis.hincrby(key, event.id, 1)
+        await redis.hincrby(_runs_key(queue_name), event.id, 1)
 
+    def count(pipe: Any, event: WebhookEvent) -> None:
+        pipe.hincrby(_handled_key(queue_name), event.id, 1)
+
+    queue = RedisEventQueue(redis, queue_name)
     try:
-        await Worker(RedisEventQueue(redis, queue_name), record, concurrency=concurrency, claim_idle=5).run()
+        await Worker(queue, record, concurrency=concurrency, claim_idle=claim_idle, on_done=count).run()
     finally:
         await redis.aclose()
 
@@ -81,12 +94,15 @@ async def _check(redis_url: str, queue_name: str, emitted: list[str], timeout: f
                 await anyio.sleep(0.1)
         raw: Any = await redis.hgetall(_handled_key(queue_name))
         counts = {k.decode(): int(v) for k, v in raw.items()}
+        raw = await redis.hgetall(_runs_key(queue_name))
+        runs = {k.decode(): int(v) for k, v in raw.items()}
     finally:
         await redis.aclose()
     return {
         "handled_once": sum(1 for i in emitted if counts.get(i) == 1),
         "handled_more_than_once": sum(1 for i in emitted if counts.get(i, 0) > 1),
         "never_handled": sum(1 for i in emitted if i not in counts),
+        "handler_reruns": sum(runs.get(i, 0) - 1 for i in emitted if runs.get(i, 0) > 1),
     }
 
 
@@ -138,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     work.add_argument("--queue", default="load")
     work.add_argument("--concurrency", type=int, default=32)
     work.add_argument("--delay", type=float, default=0.0, help="seconds each handler takes")
+    work.add_argument("--claim-idle", type=float, default=5.0, help="take over entries idle this long")
     args = parser.parse_args(argv)
     if args.command == "send":
         print(json.dumps(_send(args), indent=2))
@@ -145,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         import contextlib
 
         with contextlib.suppress(KeyboardInterrupt):
-            anyio.run(_work, args.redis, args.queue, args.concurrency, args.delay)
+            anyio.run(_work, args.redis, args.queue, args.concurrency, args.delay, args.claim_idle)
 
 
 if __name__ == "__main__":

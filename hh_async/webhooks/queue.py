@@ -31,10 +31,13 @@ from .events import MalformedEvent, WebhookEvent, parse_event
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
 log = logging.getLogger("hh_async.webhooks")
 
 Handler = Callable[[WebhookEvent], Awaitable[object]]
+OnDone = Callable[["Pipeline", WebhookEvent], object]
+"""Queues commands on the acknowledgement's transaction (``pipe.hset(...)``; no await)."""
 
 # KEYS[1]: the stream; KEYS[2..]: the event's dedup keys. ARGV: ttl, the event.
 PUT_SCRIPT = """
@@ -141,8 +144,11 @@ class RedisEventQueue:
             ids: list[Any] = list(entry_ids)
             await self.redis.xclaim(self.stream, self.GROUP, consumer, 0, ids, justid=True)
 
-    async def done(self, entry_id: str) -> None:
+    async def done(self, entry_id: str, also: Callable[[Pipeline], object] | None = None) -> None:
+        """Acknowledge and delete an entry; ``also`` adds commands to the same transaction."""
         async with self.redis.pipeline(transaction=True) as pipe:
+            if also is not None:
+                also(pipe)
             pipe.xack(self.stream, self.GROUP, entry_id)
             pipe.xdel(self.stream, entry_id)
             await pipe.execute()
@@ -193,6 +199,10 @@ class Worker:
     it comes back, by another worker after ``claim_idle``). So a handler must tolerate being run again for
     an event whose earlier run was interrupted; one that finished is acknowledged in the same step.
     ``claim_idle`` must exceed the longest stall of a live worker's event loop.
+
+    ``on_done(pipe, event)`` queues Redis commands that run in one transaction with the acknowledgement:
+    a result recorded there is recorded exactly once, even if the process is killed right after the
+    handler returned (the one moment where a finished handler can otherwise run again).
     """
 
     def __init__(
@@ -208,6 +218,7 @@ class Worker:
         claim_idle: float = 60.0,
         block: float = 1.0,
         max_deliveries: int = 10,
+        on_done: OnDone | None = None,
     ) -> None:
         if concurrency < 1 or max_attempts < 1:
             raise ValueError("concurrency and max_attempts must be at least 1")
@@ -223,6 +234,7 @@ class Worker:
         self.claim_idle = claim_idle
         self.block = block
         self.max_deliveries = max_deliveries
+        self.on_done = on_done
         """An entry whose handling was interrupted this often (a handler that kills its process?) is
         buried rather than tried again."""
         self.stats = WorkerStats()
@@ -321,9 +333,16 @@ class Worker:
                 await anyio.sleep(pause * random.uniform(0.5, 1.0))
             else:
                 # Finished work is acknowledged even if the worker is being cancelled right now.
-                await shielded(lambda: self.queue.done(entry.entry_id), timeout=10)
+                await shielded(functools.partial(self._finish, entry, event), timeout=10)
                 self.stats.handled += 1
                 return
+
+    async def _finish(self, entry: Entry, event: WebhookEvent) -> None:
+        on_done = self.on_done
+        if on_done is None:
+            await self.queue.done(entry.entry_id)
+        else:
+            await self.queue.done(entry.entry_id, lambda pipe: on_done(pipe, event))
 
     async def _heartbeat(self) -> None:
         while True:
