@@ -371,6 +371,18 @@ async def test_a_new_answer_that_may_not_be_kept_drops_the_old_entry(anyio_backe
 
 
 @pytest.mark.anyio
+async def test_a_revalidated_request_goes_on_as_it_came(anyio_backend: str) -> None:
+    """An auth flow sends the same request again (after a token refresh): our If-None-Match must be gone,
+    or the resent request would look like the caller's own validation and bring a bare 304 back."""
+    not_modified = httpx.Response(304, headers={"etag": '"x"'})
+    transport = CacheTransport(answering(ok(etag='"x"', cache_control="max-age=0"), not_modified))
+    await get(transport)
+    request = httpx.Request("GET", "https://api.hh.ru/areas")
+    assert (await transport.handle_async_request(request)).extensions["hh_cache"] == "revalidated"
+    assert "if-none-match" not in request.headers
+
+
+@pytest.mark.anyio
 async def test_a_call_with_its_own_validator_is_left_alone(anyio_backend: str) -> None:
     seen: list[httpx.Request] = []
     answers = [ok(etag='"x"', cache_control="max-age=0"), httpx.Response(304)]

@@ -10,6 +10,7 @@ whole, so a failed or cancelled exchange can never leave half of one behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 import attrs
@@ -50,9 +51,10 @@ def _date(value: str | None) -> float | None:
         return None
 
 
-def lifetime(headers: httpx.Headers) -> float:
+def lifetime(headers: Mapping[str, str]) -> float:
     """Seconds an answer stays fresh from now: ``max-age`` less ``Age``, else ``Expires`` less ``Date``;
-    0 (revalidate every time) with ``no-cache`` or without either. RFC 9111, section 4.2.1."""
+    0 (revalidate every time) with ``no-cache`` or without either. RFC 9111, section 4.2.1. ``headers``:
+    httpx's, or a dict with lower-case names."""
     control = directives(headers.get("cache-control"))
     if "no-cache" in control:
         return 0.0
@@ -78,6 +80,11 @@ class CacheEntry:
     """On the cache's clock (``time.time`` by default, so that hosts sharing a store agree)."""
     vary: tuple[tuple[str, str | None], ...] = ()
     """The request headers the answer's ``Vary`` names, with the values they had."""
+    _wire: httpx.Headers = attrs.field(init=False, eq=False, repr=False)
+    """``headers`` as httpx's, built once: every hit copies them instead of parsing them again."""
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_wire", httpx.Headers(list(self.headers)))
 
     def is_fresh(self, now: float) -> bool:
         return now < self.fresh_until
@@ -90,7 +97,7 @@ class CacheEntry:
         """The kept answer as a new response; ``extensions["hh_cache"]`` says ``hit`` or ``revalidated``."""
         return httpx.Response(
             self.status,
-            headers=list(self.headers),
+            headers=self._wire,
             content=self.content,
             request=request,
             extensions={"hh_cache": how},
@@ -99,15 +106,15 @@ class CacheEntry:
     def refreshed(self, not_modified: httpx.Response, now: float) -> CacheEntry:
         """This entry after a 304: the 304's headers replace the kept ones (RFC 9111, section 4.3.4) and
         the freshness is counted again from now."""
-        updates = {name.lower(): value for name, value in not_modified.headers.items()}
-        updates = {name: value for name, value in updates.items() if name not in _UNSTORED}
-        kept = [(name, value) for name, value in self.headers if name not in updates]
-        headers = httpx.Headers([*kept, *updates.items()])
+        merged = dict(self.headers)
+        for name, value in not_modified.headers.items():  # names lower-cased by httpx
+            if name not in _UNSTORED:
+                merged[name] = value
         return attrs.evolve(
             self,
-            headers=tuple(headers.items()),
-            etag=headers.get("etag", self.etag),
-            fresh_until=now + lifetime(headers),
+            headers=tuple(merged.items()),
+            etag=merged.get("etag", self.etag),
+            fresh_until=now + lifetime(merged),
         )
 
     def to_bytes(self) -> bytes:
@@ -142,13 +149,15 @@ class CacheEntry:
             raise ValueError(f"not a cache entry: {exc}") from None
 
 
+_CACHING_HEADERS = frozenset({b"etag", b"cache-control", b"expires"})
+
+
 def worth_reading(response: httpx.Response) -> bool:
     """Could this answer be kept? Decided from its status and headers alone, before its body is read, so
     that what cannot be kept (a search page) costs nothing more."""
     if response.status_code != 200:
         return False
-    headers = response.headers
-    return "etag" in headers or "cache-control" in headers or "expires" in headers
+    return any(name.lower() in _CACHING_HEADERS for name, _ in response.headers.raw)
 
 
 def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> CacheEntry | None:

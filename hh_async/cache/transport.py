@@ -31,16 +31,18 @@ from .storage import CacheStorage, MemoryCacheStorage
 logger = logging.getLogger("hh_async.cache")
 
 # Request headers by which a call takes validation into its own hands.
-_OWN_VALIDATION = ("if-none-match", "if-modified-since", "range")
+_OWN_VALIDATION = frozenset({b"if-none-match", b"if-modified-since", b"range"})
+
+
+def _token_hash(authorization: bytes) -> str:
+    return hashlib.sha256(authorization).hexdigest()
 
 
 def cache_key(request: httpx.Request) -> str:
     """The URL, and for a request with a token a hash of it (never the token)."""
-    url = str(request.url)
     authorization = request.headers.get("authorization")
-    if authorization is None:
-        return url
-    return url + " " + hashlib.sha256(authorization.encode()).hexdigest()
+    url = str(request.url)
+    return url if authorization is None else f"{url} {_token_hash(authorization.encode())}"
 
 
 class CacheTransport(httpx.AsyncBaseTransport):
@@ -60,22 +62,36 @@ class CacheTransport(httpx.AsyncBaseTransport):
         self.transport = transport
         self.storage: CacheStorage = storage if storage is not None else MemoryCacheStorage()
         self._clock = clock
+        self._hashes: dict[bytes, str] = {}  # a token's hash, computed once per token
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
             return await self.transport.handle_async_request(request)
-        headers = request.headers
+        # One pass over the headers (each lookup by name would be one more): every GET pays for it.
+        asked = authorization = None
+        for name, value in request.headers.raw:
+            name = name.lower()
+            if name == b"cache-control":
+                asked = value
+            elif name == b"authorization":
+                authorization = value
+            elif name in _OWN_VALIDATION:
+                return await self.transport.handle_async_request(request)
         revalidate = False
-        asked = headers.get("cache-control")
         if asked is not None:
-            control = directives(asked)
+            control = directives(asked.decode("latin-1"))
             if "no-store" in control:
                 return await self.transport.handle_async_request(request)
             revalidate = "no-cache" in control or control.get("max-age") == "0"
-        if any(name in headers for name in _OWN_VALIDATION):
-            return await self.transport.handle_async_request(request)
 
-        key = cache_key(request)
+        key = str(request.url)
+        if authorization is not None:
+            hashed = self._hashes.get(authorization)
+            if hashed is None:
+                if len(self._hashes) >= 1024:  # a web app's users come and go: keep the memo small
+                    self._hashes.clear()
+                hashed = self._hashes[authorization] = _token_hash(authorization)
+            key = f"{key} {hashed}"
         entry = await self._get(key)
         if entry is not None and entry.matches(request):
             if not revalidate and entry.is_fresh(self._clock()):
@@ -95,9 +111,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
         if response.status_code != 304:
             # A new 200 replaces the entry (or drops it, if it may not be kept); anything else, a 5xx
             # included, says nothing about the kept answer: passed on, the entry left as it was.
-            if response.status_code == 200:
-                return await self._keep(request, key, response, replacing=True)
-            return response
+            return await self._keep(request, key, response, replacing=True)
         try:
             await response.aread()  # nothing to read, but the connection and throttle place go back
         finally:
@@ -109,7 +123,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
     async def _keep(
         self, request: httpx.Request, key: str, response: httpx.Response, *, replacing: bool
     ) -> httpx.Response:
-        """Keep a full answer if it may be kept; a 200 that may not be drops what it replaces."""
+        """Keep a 200 if it may be kept; one that may not be drops what it replaces. Other statuses pass."""
         if not worth_reading(response):
             if replacing and response.status_code == 200:
                 await self._delete(key)
