@@ -10,7 +10,8 @@
 - ``/webhook/subscriptions`` per user (a user is who logged in with a code; refreshed tokens stay that
   user), and events in its data (``add_negotiation``, ``change_vacancy``, ``archive_vacancy``,
   ``post_chat_message``, or the API calls that make them) sent to the subscribed URLs by ``webhooks``
-  (``webhooks.py``), which runs for as long as the server does (ASGI lifespan).
+  (``webhooks.py``), which runs for as long as the server does (ASGI lifespan);
+- ``/_fake/...``: a test API (not HH's) to make events and read the sender's record from another process.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ and ``time_scale`` compresses HH's minutes-long gaps for tests (0.001: a one-min
 
 Everything a test asserts on is recorded: ``attempts``, ``acked`` (with the latency of the answer),
 ``undelivered``. ``emit`` is safe to call from any thread; the sender runs on the server's event loop.
+``ServedApp`` serves a receiver under uvicorn for it to deliver to; ``webhook_load`` builds load runs on
+these.
 """
 
 from __future__ import annotations
