@@ -30,7 +30,7 @@ import sys
 import sysconfig
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -137,28 +137,29 @@ def _local_spec_missing(spec: Spec) -> bool:
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
-    root = Path.cwd()
-    if is_sdist_tree(root):
-        return [str(r) for r in _setuptools.get_requires_for_build_wheel(config_settings)]
-    with _plain_copy(root):
-        requires = [str(r) for r in _setuptools.get_requires_for_build_wheel(config_settings)]
-    spec = spec_for(root)
-    if _local_spec_missing(spec):
-        raise _fail(spec, "no such file (set HH_SPEC to a path or an http(s) URL of HH's spec)")
-    if not spec.is_url and generated_from(root) == _sha256(Path(spec.location).read_bytes()):
-        return requires
-    return requires + codegen_requirements(root)
+    return _requires(_setuptools.get_requires_for_build_wheel, config_settings, sdist=False)
 
 
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
+    return _requires(_setuptools.get_requires_for_build_sdist, config_settings, sdist=True)
+
+
+def _requires(
+    hook: Callable[[ConfigSettings], Any], config_settings: ConfigSettings, *, sdist: bool
+) -> list[str]:
+    """setuptools' own requirements, plus the codegen's when this build may generate: every sdist of a
+    checkout; a wheel of a checkout unless its ``_raw`` was generated from the local spec it names (a URL
+    must be fetched to tell, and fetching takes the codegen's requirements)."""
     root = Path.cwd()
     if is_sdist_tree(root):
-        return [str(r) for r in _setuptools.get_requires_for_build_sdist(config_settings)]
-    with _plain_copy(root):
-        requires = [str(r) for r in _setuptools.get_requires_for_build_sdist(config_settings)]
+        return [str(r) for r in hook(config_settings)]
     spec = spec_for(root)
-    if _local_spec_missing(spec):
+    if _local_spec_missing(spec):  # before anything is installed for a build that cannot succeed
         raise _fail(spec, "no such file (set HH_SPEC to a path or an http(s) URL of HH's spec)")
+    with _plain_copy(root):
+        requires = [str(r) for r in hook(config_settings)]
+    if not sdist and not spec.is_url and generated_from(root) == _sha256(Path(spec.location).read_bytes()):
+        return requires
     return requires + codegen_requirements(root)
 
 
