@@ -230,7 +230,14 @@ async def test_starlette_and_fastapi_routes_answer_like_the_endpoint(anyio_backe
                 "/hh/webhook", content=callback(event_id, action="VACANCY_CHANGE", vacancy_id="1")
             )
             bad = await http.post("/hh/webhook", content=b"nope")
+
+            async def chunks() -> Any:  # no content-length: the adapter must stop reading by itself
+                for _ in range(100):
+                    yield b" " * 1024
+
+            huge = await http.post("/hh/webhook", content=chunks())
         assert (first.status_code, again.status_code, bad.status_code) == (200, 409, 400)
+        assert huge.status_code == 413
     assert "/hh/webhook" not in json.dumps(fastapi_app.openapi())
     assert [e.id for e in recorder.stored] == ["s-1", "f-1"]
 

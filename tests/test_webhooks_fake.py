@@ -171,6 +171,22 @@ async def test_subscriptions_are_per_user_and_the_helper_converges_from_any_stat
             await ensure_subscription(hh, "/relative", ["VACANCY_CHANGE"])
 
 
+async def test_two_replicas_ensuring_at_once_both_succeed(server: FakeHH, anyio_backend: str) -> None:
+    auth, _ = await login(server)
+    outcomes: list[str] = []
+    async with client(server, auth) as hh:
+
+        async def replica() -> None:
+            outcomes.append((await ensure_subscription(hh, "https://a.example/", ["VACANCY_CHANGE"])).outcome)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(replica)
+        items = (await hh.get_webhook_subscriptions()).items or []
+    assert outcomes.count("created") == 1 and len(outcomes) == 4
+    assert len(items) == 1
+
+
 def _create(url: str, actions: list[str]) -> Any:
     from hh_async._raw.models.webhook_subscription_create import WebhookSubscriptionCreate
 

@@ -21,10 +21,14 @@ def webhook_view(endpoint: WebhookEndpoint) -> Callable[[Request], Awaitable[Res
     """An endpoint function (``request -> response``) answering HH's callbacks."""
 
     async def view(request: Request) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > endpoint.max_body:
-            return Response(b'{"error":"too big"}', 413, media_type="application/json")
-        reply = await endpoint.accept(await request.body())
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # read no further than max_body, whatever is declared
+            size += len(chunk)
+            if size > endpoint.max_body:
+                return Response(b'{"error":"too big"}', 413, media_type="application/json")
+            chunks.append(chunk)
+        reply = await endpoint.accept(b"".join(chunks))
         return Response(reply.content(), reply.status, media_type="application/json")
 
     return view

@@ -14,6 +14,7 @@ import attrs
 
 from .._raw.models.webhook_subscription_create import WebhookSubscriptionCreate
 from .._raw.models.webhook_subscription_update import WebhookSubscriptionUpdate
+from ..errors import HHError
 from .events import PAYLOADS
 
 if TYPE_CHECKING:
@@ -67,10 +68,20 @@ def _canonical(actions: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, fro
 async def ensure_subscription(hh: HHClient, url: str, actions: Iterable[ActionSpec]) -> Subscription:
     """Make ``hh``'s user (the auth of ``hh`` or its view) subscribed to exactly ``actions`` at ``url``:
     one subscription kept (the one already at ``url`` if any), updated only if it differs, the rest
-    deleted, one created if there is none."""
+    deleted, one created if there is none. Two replicas doing it at once both succeed: the one whose
+    create HH refuses (``already_exist``) converges on the other's subscription."""
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"the webhook URL must be absolute http(s), got {url!r}")
     wanted = normalize_actions(actions)
+    try:
+        return await _converge(hh, url, wanted)
+    except HHError as exc:
+        if "already_exist" not in (e.value for e in exc.errors):
+            raise
+        return await _converge(hh, url, wanted)  # created meanwhile by someone else: list again
+
+
+async def _converge(hh: HHClient, url: str, wanted: list[dict[str, Any]]) -> Subscription:
     existing = [item.to_dict() for item in (await hh.get_webhook_subscriptions()).items or [] if item]
     keep = next((s for s in existing if s.get("url") == url), existing[0] if existing else None)
     removed = []
