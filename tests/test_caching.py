@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hh_async import HHClient, RetryPolicy, StaticToken, Throttle
-from hh_async.cache import CacheEntry, CacheTransport, MemoryCacheStorage, cache_key, with_cache
+from hh_async.cache import CacheEntry, CacheStorage, CacheTransport, MemoryCacheStorage, cache_key, with_cache
 from hh_async.cache.entry import lifetime
 from hh_async.errors import HHError
 from hh_async.retry import RetryTransport
@@ -78,7 +78,7 @@ def stack(
     app: Any,
     *,
     clock: FakeClock | None = None,
-    storage: MemoryCacheStorage | None = None,
+    storage: CacheStorage | None = None,
     throttle: Throttle | None = None,
     retry: RetryPolicy | None = None,
 ) -> CacheTransport:
@@ -396,15 +396,33 @@ async def test_a_call_with_its_own_validator_is_left_alone(anyio_backend: str) -
 @pytest.mark.anyio
 async def test_a_failing_storage_makes_an_empty_cache_not_a_failed_call(anyio_backend: str) -> None:
     class Broken(MemoryCacheStorage):
+        calls = 0
+
         async def get(self, key: str) -> CacheEntry | None:
+            self.calls += 1
             raise ConnectionError("store down")
 
         async def set(self, key: str, entry: CacheEntry) -> None:
+            self.calls += 1
             raise ConnectionError("store down")
 
-    transport = CacheTransport(answering(ok(etag='"x"'), ok(etag='"x"')), Broken())
+    storage = Broken()
+    transport = CacheTransport(answering(*[ok(etag='"x"')] * 3), storage)
     assert (await get(transport)).status_code == 200
     assert (await get(transport)).status_code == 200
+    assert storage.calls == 1  # then left alone for a while: a store that hangs costs its timeout once
+    transport._resting_until = 0.0  # the pause is over
+    assert (await get(transport)).status_code == 200 and storage.calls == 2
+
+
+@pytest.mark.anyio
+async def test_a_storage_that_misbehaves_otherwise_is_a_clear_error(anyio_backend: str) -> None:
+    class Misconfigured(MemoryCacheStorage):
+        async def get(self, key: str) -> CacheEntry | None:
+            raise RuntimeError("this storage runs on asyncio only")
+
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        await get(CacheTransport(answering(ok()), Misconfigured()))
 
 
 @pytest.mark.anyio
@@ -503,3 +521,88 @@ async def test_the_fake_answers_if_none_match_as_hh_does(anyio_backend: str) -> 
         search = await http.get("/vacancies", headers=headers)
         assert search.status_code == 200 and "etag" not in search.headers
     assert list(_sent_statuses(app)) == [200, 304, 304, 304, 304, 200]
+
+
+# --- kept in Redis, shared by processes (redis-py's asyncio client: asyncio only) -----------------------
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Any]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_redis_shares_entries_between_clients_and_hides_urls_and_tokens(
+    anyio_backend: str, redis: Any
+) -> None:
+    from hh_async.cache.redis import RedisCacheStorage
+
+    prefix = f"test:cache:{id(redis)}:"
+    app, clock = fake_hh(), FakeClock()
+    token = app_token(app, "app-a")
+    one = stack(app, clock=clock, storage=RedisCacheStorage(redis, prefix=prefix))
+    other = stack(app, clock=clock, storage=RedisCacheStorage(redis, prefix=prefix))
+    async with client(one, StaticToken(token)) as first, client(other, StaticToken(token)) as second:
+        kept = await first.get_dictionaries()
+        assert await second.get_dictionaries() == kept  # another process: served from Redis, fresh
+        clock.now += 1201
+        assert await second.get_dictionaries() == kept  # stale: a 304 against the shared entry
+    assert [s.status for s in app.sent] == [200, 304]
+    names = [name.decode() async for name in redis.scan_iter(match=prefix + "*")]
+    assert len(names) == 1 and "dictionaries" not in names[0] and token not in names[0]
+    assert 0 < await redis.pttl(names[0]) <= 86_400_000
+    await redis.delete(*names)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_redis_that_is_down_makes_an_empty_cache_not_a_failed_call(anyio_backend: str) -> None:
+    import socket
+
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    from hh_async.cache.redis import RedisCacheStorage
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = aioredis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    app = fake_hh()
+    try:
+        async with client(stack(app, storage=RedisCacheStorage(down))) as hh:
+            assert await hh.get_dictionaries() == await hh.get_dictionaries()
+    finally:
+        await down.aclose()
+    assert [s.status for s in app.sent] == [200, 200]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_redis_storage_under_trio_says_it_needs_asyncio(anyio_backend: str) -> None:
+    import redis.asyncio as aioredis
+
+    from hh_async.cache.redis import RedisCacheStorage
+
+    storage = RedisCacheStorage(aioredis.Redis())
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        await CacheTransport(answering(ok()), storage).handle_async_request(
+            httpx.Request("GET", "https://api.hh.ru/areas")
+        )
+
+
+def test_redis_storage_refuses_a_client_that_decodes_responses() -> None:
+    import redis.asyncio as aioredis
+
+    from hh_async.cache.redis import RedisCacheStorage
+
+    with pytest.raises(ValueError, match="decode_responses"):
+        RedisCacheStorage(aioredis.Redis(decode_responses=True))

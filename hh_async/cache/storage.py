@@ -2,8 +2,10 @@
 
 A storage maps a key (already free of secrets: see ``transport.cache_key``) to a whole ``CacheEntry``.
 ``set`` replaces an entry in one step, so readers see the old entry or the new one, never a mix. A
-storage may forget anything at any time (a cache, not a database); the transport treats a storage that
-fails as empty, so a broken cache slows calls down but never fails them.
+storage may forget anything at any time (a cache, not a database). A storage that cannot reach its store
+raises ``OSError`` (``ConnectionError``, ``TimeoutError``): the transport then treats it as empty, so a
+broken cache slows calls down but never fails them; any other error is a bug or a misconfiguration and
+propagates.
 """
 
 from __future__ import annotations

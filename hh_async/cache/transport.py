@@ -30,6 +30,9 @@ from .storage import CacheStorage, MemoryCacheStorage
 
 logger = logging.getLogger("hh_async.cache")
 
+STORAGE_PAUSE = 30.0
+"""Seconds a storage that failed to reach its store is left alone before it is tried again."""
+
 # Request headers by which a call takes validation into its own hands.
 _OWN_VALIDATION = frozenset({b"if-none-match", b"if-modified-since", b"range"})
 
@@ -63,6 +66,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
         self.storage: CacheStorage = storage if storage is not None else MemoryCacheStorage()
         self._clock = clock
         self._hashes: dict[bytes, str] = {}  # a token's hash, computed once per token
+        self._resting_until = 0.0  # time.monotonic() until which a failed storage is not asked
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
@@ -142,26 +146,45 @@ class CacheTransport(httpx.AsyncBaseTransport):
             response.extensions = {**response.extensions, "hh_cache": "stored"}
         return response
 
-    # A storage that fails (Redis down) makes the cache empty, not the call failed.
+    # A storage that cannot reach its store (Redis down) makes the cache empty, not the call failed; it
+    # is then left alone for a while, so that a store that hangs costs its timeout once, not every call.
+
+    def _resting(self) -> bool:
+        return self._resting_until > time.monotonic()
+
+    def _failed(self, doing: str, exc: OSError) -> None:
+        self._resting_until = time.monotonic() + STORAGE_PAUSE
+        logger.warning(
+            "cache storage failed %s (%s): asking HH directly for %.0f s",
+            doing,
+            type(exc).__name__,
+            STORAGE_PAUSE,
+        )
 
     async def _get(self, key: str) -> CacheEntry | None:
+        if self._resting_until and self._resting():
+            return None
         try:
             return await self.storage.get(key)
-        except Exception as exc:
-            logger.warning("cache storage failed to read, asking HH instead: %s", type(exc).__name__)
+        except OSError as exc:  # ConnectionError, TimeoutError, RedisUnavailableError
+            self._failed("to read", exc)
             return None
 
     async def _set(self, key: str, entry: CacheEntry) -> None:
+        if self._resting_until and self._resting():
+            return
         try:
             await self.storage.set(key, entry)
-        except Exception as exc:
-            logger.warning("cache storage failed to keep an answer: %s", type(exc).__name__)
+        except OSError as exc:
+            self._failed("to keep an answer", exc)
 
     async def _delete(self, key: str) -> None:
+        if self._resting_until and self._resting():
+            return
         try:
             await self.storage.delete(key)
-        except Exception as exc:
-            logger.warning("cache storage failed to drop an answer: %s", type(exc).__name__)
+        except OSError as exc:
+            self._failed("to drop an answer", exc)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
