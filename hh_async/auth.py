@@ -20,20 +20,28 @@ HH's rules (``../shared/hh-api-facts.md``) shape all of it:
   is saved with it so the 5 minutes are kept across processes too. Its request and save are shielded too,
   as is the code exchange of a login.
 
-Token requests go to the token endpoint through ``token_client`` when one is given (it stays the caller's),
-else through a short-lived httpx client of their own: an auth holds no connection and needs no closing.
-They are POSTs and never retried: a refresh token is single-use, a second try could only burn it.
+Where token requests go: to ``token_url`` when the auth was given one; else, used by an ``HHClient``, to
+``<base_url>/token`` of that client (so a client pointed at another server, such as the fake, gets its
+tokens there too); else to HH's ``https://api.hh.ru/token``. How they go: through ``token_client`` when
+one is given (it stays the caller's); else through the client's ``TokenChannel`` (handed to the flow in
+``request.extensions``): with the application's ``User-Agent``/``HH-User-Agent`` and through the client's
+throttle (they count against HH's per-IP rate), waiting for a throttle turn before the shielded part
+begins, so a caller cancelled while waiting leaves at once and nothing is spent; else through a
+short-lived httpx client of their own. An auth holds no connection and needs no closing. Token requests
+are POSTs and never retried: a refresh token is single-use, a second try could only burn it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -60,6 +68,38 @@ TOKEN_TIMEOUT = 30.0
 """Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
 
 T = TypeVar("T")
+
+TokenPost = Callable[[httpx.Request], Awaitable[httpx.Response]]
+"""Sends one token request and returns its answer, read whole."""
+
+
+class TokenChannel(Protocol):
+    """What an ``HHClient`` lends its auth for token requests (``request.extensions["hh_token_channel"]``):
+    where the token endpoint is, the application's User-Agent, and a throttle turn to send through."""
+
+    @property
+    def token_url(self) -> str:
+        """``<base_url>/token`` of the client."""
+        ...
+
+    @property
+    def user_agent(self) -> str: ...
+
+    def turn(self) -> AbstractAsyncContextManager[TokenPost]:
+        """Wait for a throttle place and turn (cancellable); inside, send one request, never retried."""
+        ...
+
+
+class _ClientWithChannel(Protocol):
+    """An ``HHClient`` (what ``exchange_code(client=...)`` needs of it)."""
+
+    @property
+    def token_channel(self) -> TokenChannel: ...
+
+
+def channel_of(request: httpx.Request) -> TokenChannel | None:
+    channel = request.extensions.get("hh_token_channel")
+    return channel if channel is not None and hasattr(channel, "turn") else None
 
 
 class StaticToken(httpx.Auth):
@@ -95,6 +135,9 @@ def _without(error: HHError, secrets: list[str]) -> HHError:
     return error
 
 
+_Send = Callable[[dict[str, str]], Awaitable[httpx.Response]]
+
+
 class _TokenEndpoint:
     """Posts grants to HH's token endpoint; shared by the user and application token flows."""
 
@@ -102,35 +145,74 @@ class _TokenEndpoint:
         self,
         client_id: str,
         client_secret: str,
-        token_url: str,
+        token_url: str | None,
         client: httpx.AsyncClient | None,
         timeout: float = TOKEN_TIMEOUT,
+        user_agent: str | None = None,
     ):
         self.client_id = client_id
         self._client_secret = client_secret
         self.token_url = token_url
+        """None: the using client's ``<base_url>/token``, or HH's outside a client."""
         self._client = client
         self.timeout = timeout
+        self.user_agent = user_agent
 
-    async def shielded(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def shielded(self, work: Callable[[_Send], Awaitable[T]], channel: TokenChannel | None) -> T:
         """A token request and the save of its answer: once HH answers, the old token is spent, so the
-        caller's cancellation (anyio's, trio's or asyncio's native one) waits until the answer is saved;
-        ``timeout`` still bounds the wait."""
+        caller's cancellation (anyio's, trio's or asyncio's native one) waits until the answer is saved.
+        The wait for a throttle turn comes first and stays cancellable (nothing is spent yet); ``timeout``
+        bounds the two together."""
+        deadline = anyio.current_time() + self.timeout
         try:
-            return await shielded(work, timeout=self.timeout)
+            async with contextlib.AsyncExitStack() as stack:
+                with anyio.fail_after(self.timeout):
+                    send = await stack.enter_async_context(self._turn(channel))
+                left = max(0.0, deadline - anyio.current_time())
+                return await shielded(lambda: work(send), timeout=left)
         except TimeoutError:
             raise TimeoutError(f"the token request and save took longer than {self.timeout} s") from None
 
-    async def grant(self, grant_type: str, **fields: str | None) -> tuple[dict[str, Any], str | None]:
+    @contextlib.asynccontextmanager
+    async def _turn(self, channel: TokenChannel | None) -> AsyncIterator[_Send]:
+        """How this grant goes: the URL, the User-Agent, and the way (see the module's docstring)."""
+        url = self.token_url or (channel.token_url if channel is not None else TOKEN_URL)
+        user_agent = self.user_agent or (channel.user_agent if channel is not None else None)
+        headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent} if user_agent else {}
+        timeout = httpx.Timeout(self.timeout)
+        if self._client is not None:
+            client = self._client
+
+            async def through_theirs(data: dict[str, str]) -> httpx.Response:
+                return await client.post(url, data=data, headers=headers)
+
+            yield through_theirs
+        elif channel is not None:
+            async with channel.turn() as post:
+
+                async def through_client(data: dict[str, str]) -> httpx.Response:
+                    extensions = {"timeout": timeout.as_dict()}
+                    request = httpx.Request("POST", url, headers=headers, data=data, extensions=extensions)
+                    return await post(request)
+
+                yield through_client
+        else:
+
+            async def through_own(data: dict[str, str]) -> httpx.Response:
+                # A grant is rare (a refresh every two weeks): a client of its own, closed right after.
+                async with httpx.AsyncClient(timeout=timeout) as client:
+                    return await client.post(url, data=data, headers=headers)
+
+            yield through_own
+
+    async def grant(
+        self, send: _Send, grant_type: str, **fields: str | None
+    ) -> tuple[dict[str, Any], str | None]:
         """HH's answer to a grant, and the id HH gave that answer (for logs and its support)."""
         data = {"grant_type": grant_type, **{k: v for k, v in fields.items() if v is not None}}
         if grant_type != "refresh_token":
             data |= {"client_id": self.client_id, "client_secret": self._client_secret}
-        if self._client is not None:
-            response = await self._client.post(self.token_url, data=data)
-        else:  # a grant is rare (a refresh every two weeks): a client of its own, closed right after
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(self.token_url, data=data)
+        response = await send(data)
         if response.status_code != 200:
             # A proxy's error page may echo the form back: its secrets stay out of the message.
             raise _without(error_from_response(response), [v for k, v in data.items() if k in _SECRET_FIELDS])
@@ -152,15 +234,21 @@ class _TokenAuth(httpx.Auth):
         client_secret: str,
         store: TokenStore | None = None,
         *,
-        token_url: str = TOKEN_URL,
+        token_url: str | None = None,
         token_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         token_timeout: float = TOKEN_TIMEOUT,
+        user_agent: str | None = None,
     ) -> None:
-        """``token_timeout``: seconds a token request and the save of its answer may take; they finish
-        even when the caller is cancelled meanwhile, and this bounds how long that can delay it."""
+        """``token_url``: None follows the ``HHClient`` using the auth (``<base_url>/token``), HH's
+        endpoint outside one. ``token_timeout``: seconds a token request and the save of its answer may
+        take; they finish even when the caller is cancelled meanwhile, and this bounds how long that can
+        delay it. ``user_agent``: for token requests made outside an ``HHClient`` (inside one, the client's
+        is sent)."""
         self.store: TokenStore = store or MemoryTokenStore()
-        self._endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client, token_timeout)
+        self._endpoint = _TokenEndpoint(
+            client_id, client_secret, token_url, token_client, token_timeout, user_agent
+        )
         self._clock = clock
         self._pair: TokenPair | None = None
         self._lock = anyio.Lock()
@@ -220,7 +308,7 @@ class UserToken(_TokenAuth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self.current()
         if pair.expired(self._clock()):
-            pair = await self.refresh(pair, events=events_of(request))
+            pair = await self.refresh(pair, events=events_of(request), channel=channel_of(request))
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
         refusal = await _refusal(response)
@@ -229,16 +317,24 @@ class UserToken(_TokenAuth):
         if self._pair is not None and self._pair.access_token != pair.access_token:
             pair = self._pair  # refreshed while this request was in flight: HH refused the old token
         elif isinstance(refusal, TokenExpiredError):
-            pair = await self.refresh(pair, expired=True, events=events_of(request))
+            pair = await self.refresh(
+                pair, expired=True, events=events_of(request), channel=channel_of(request)
+            )
         else:
             return  # revoked or unknown: only a new login helps, and the caller gets the error
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         yield request
 
     async def refresh(
-        self, stale: TokenPair, *, expired: bool = False, events: Events = NO_EVENTS
+        self,
+        stale: TokenPair,
+        *,
+        expired: bool = False,
+        events: Events = NO_EVENTS,
+        channel: TokenChannel | None = None,
     ) -> TokenPair:
-        """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store)."""
+        """Replace ``stale`` by a fresh pair, once for all waiting tasks (and processes sharing the store);
+        ``channel``: the client the refresh goes through (see the module's docstring)."""
         async with self._lock:
             if self._refused is not None:  # HH refused while this task waited: no second attempt
                 self._adopt(await self.store.load())  # ...unless the user logged in again meanwhile
@@ -259,12 +355,12 @@ class UserToken(_TokenAuth):
                     self._pair = stored  # another process refreshed and saved
                     return stored
 
-                async def refresh_and_keep() -> TokenPair:
-                    self._pair = await self._refresh(stale, expired, events)
+                async def refresh_and_keep(send: _Send) -> TokenPair:
+                    self._pair = await self._refresh(send, stale, expired, events)
                     return self._pair
 
                 try:
-                    return await self._endpoint.shielded(refresh_and_keep)
+                    return await self._endpoint.shielded(refresh_and_keep, channel)
                 except ReauthorizationRequired as exc:
                     if exc.description != "token not expired":  # the refresh token is dead, not early
                         newer = await self.store.load()
@@ -275,12 +371,14 @@ class UserToken(_TokenAuth):
                         self._refused = (stale, exc)
                     raise
 
-    async def _refresh(self, stale: TokenPair, expired: bool, events: Events) -> TokenPair:
+    async def _refresh(self, send: _Send, stale: TokenPair, expired: bool, events: Events) -> TokenPair:
         if not stale.refresh_token:
             raise ReauthorizationRequired("the access token expired and there is no refresh token")
         self.refreshes += 1
         try:
-            body, answer_id = await self._endpoint.grant("refresh_token", refresh_token=stale.refresh_token)
+            body, answer_id = await self._endpoint.grant(
+                send, "refresh_token", refresh_token=stale.refresh_token
+            )
         except ReauthorizationRequired as exc:
             if exc.description == "token not expired" and not expired:
                 # Our clock ran ahead of HH's: the token still works. Use it a little longer.
@@ -315,11 +413,17 @@ class AppToken(_TokenAuth):
     """Token requests this auth has sent."""
     _requested_at: float | None = None
 
-    async def token(self) -> TokenPair:
-        """The application token in use: the stored one, or a new one requested now."""
-        return await self._token()
+    async def token(self, *, channel: TokenChannel | None = None) -> TokenPair:
+        """The application token in use: the stored one, or a new one requested now (through
+        ``channel``, an ``HHClient``'s ``token_channel``, when given)."""
+        return await self._token(channel=channel)
 
-    async def _token(self, replacing: TokenPair | None = None, events: Events = NO_EVENTS) -> TokenPair:
+    async def _token(
+        self,
+        replacing: TokenPair | None = None,
+        events: Events = NO_EVENTS,
+        channel: TokenChannel | None = None,
+    ) -> TokenPair:
         """The token, or one other than ``replacing`` (which HH refused): from memory, else from the store
         (another process may have obtained one), else from HH."""
 
@@ -343,25 +447,27 @@ class AppToken(_TokenAuth):
                         f"an application token was requested less than 5 minutes ago; "
                         f"the next may be requested in {wait:.0f} s"
                     )
-                self._requested_at = now
-                self.requests += 1
 
-                async def obtain_and_keep() -> TokenPair:
-                    body, answer_id = await self._endpoint.grant("client_credentials")
-                    self._pair = TokenPair.from_response(body, now)
+                async def obtain_and_keep(send: _Send) -> TokenPair:
+                    # Counted from here: a caller that gave up waiting for a throttle turn sent nothing.
+                    self._requested_at = sent = self._clock()
+                    self.requests += 1
+                    body, answer_id = await self._endpoint.grant(send, "client_credentials")
+                    self._pair = TokenPair.from_response(body, sent)
                     events.emit("token", "obtained an application token", request_id=answer_id)
                     self._pair = await self._keep(stored, self._pair, events)
                     return self._pair
 
-                return await self._endpoint.shielded(obtain_and_keep)  # HH revoked the old one as it answered
+                # HH revokes the old one as it answers
+                return await self._endpoint.shielded(obtain_and_keep, channel)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        pair = await self._token(events=events_of(request))
+        pair = await self._token(events=events_of(request), channel=channel_of(request))
         request.headers["Authorization"] = f"Bearer {pair.access_token}"
         response = yield request
         if isinstance(await _refusal(response), TokenRevokedError):
             # Revoked: someone obtained a new one, maybe in the store.
-            pair = await self._token(replacing=pair, events=events_of(request))
+            pair = await self._token(replacing=pair, events=events_of(request), channel=channel_of(request))
             request.headers["Authorization"] = f"Bearer {pair.access_token}"
             yield request
 
@@ -426,13 +532,20 @@ async def exchange_code(
     client_id: str,
     client_secret: str,
     store: TokenStore | None = None,
-    token_url: str = TOKEN_URL,
+    client: _ClientWithChannel | None = None,
+    token_url: str | None = None,
     token_client: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.time,
     token_timeout: float = TOKEN_TIMEOUT,
+    user_agent: str | None = None,
 ) -> UserToken:
-    """Trade the ``code`` from HH's redirect for a token pair, save it, and return the auth that uses it."""
-    endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client, token_timeout)
+    """Trade the ``code`` from HH's redirect for a token pair, save it, and return the auth that uses it.
+
+    With ``client`` (the app's ``HHClient``) the exchange goes to its ``<base_url>/token`` with its
+    User-Agent, through its throttle; without, to ``token_url`` (HH's by default) with ``user_agent``
+    (HH answers 400 to a request without one). The returned auth follows whichever client uses it,
+    unless ``token_url`` was given."""
+    endpoint = _TokenEndpoint(client_id, client_secret, token_url, token_client, token_timeout, user_agent)
     auth = UserToken(
         client_id,
         client_secret,
@@ -441,10 +554,12 @@ async def exchange_code(
         token_client=token_client,
         clock=clock,
         token_timeout=token_timeout,
+        user_agent=user_agent,
     )
 
-    async def exchange_and_save() -> None:
+    async def exchange_and_save(send: _Send) -> None:
         body, answer_id = await endpoint.grant(
+            send,
             "authorization_code",
             code=code,
             redirect_uri=request.redirect_uri,
@@ -453,5 +568,6 @@ async def exchange_code(
         await auth.store.save(TokenPair.from_response(body, clock()))
         NO_EVENTS.emit("token", "obtained the user's token pair for a login code", request_id=answer_id)
 
-    await endpoint.shielded(exchange_and_save)  # the code is spent once HH answers: keep the pair
+    channel = client.token_channel if client is not None else None
+    await endpoint.shielded(exchange_and_save, channel)  # the code is spent once HH answers: keep the pair
     return auth

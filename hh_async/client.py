@@ -11,13 +11,14 @@ transport stack (throttle under retries), typed errors for non-2xx answers, and 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -35,6 +36,9 @@ from .retry import RetryPolicy, RetryTransport
 from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleBackend, ThrottleTransport
 from .wire import Parts, build, plain, primitive, query_string
+
+if TYPE_CHECKING:
+    from .auth import TokenPost
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.hh.ru"
@@ -87,6 +91,8 @@ class HHClient(Operations):
         Args:
             user_agent: ``MyApp/1.0 (contact@example.com)``: HH answers 400 to requests without one.
             auth: ``StaticToken``, ``AppToken``, ``UserToken`` or any httpx.Auth; None for anonymous calls.
+                ``AppToken``/``UserToken`` without a ``token_url`` get their tokens from ``<base_url>/token``
+                through this client (its User-Agent and throttle, never retried).
             host, locale: sent with every operation that takes them, unless a call passes its own.
             retry: retry policy (None: the default one); ``RetryPolicy(max_attempts=1)`` disables retries.
             throttle: pacing and concurrency shared by all its tasks (default: ``Throttle()``, 8 req/s, 20
@@ -134,7 +140,8 @@ class HHClient(Operations):
         else:
             inner = cancel_safe(transport or default_transport(limits or httpx.Limits(max_connections=100)))
             self.throttle: ThrottleBackend = throttle or Throttle()
-            self._stack = RetryTransport(ThrottleTransport(inner, self.throttle), retry)
+            self._throttled = ThrottleTransport(inner, self.throttle)
+            self._stack = RetryTransport(self._throttled, retry)
             # Kept for its configuration (and for callers who want it); our calls go to the stack directly.
             self._http = httpx.AsyncClient(
                 base_url=base_url, headers=headers, timeout=timeout, transport=self._stack
@@ -151,6 +158,9 @@ class HHClient(Operations):
         self._retry: RetryPolicy | None = None
         self._timeout: httpx.Timeout | float | None = None
         self._timeout_dict = self._http.timeout.as_dict()
+        self.token_channel = _TokenChannel(self, user_agent)
+        """How this client's auth sends token requests (``hh_async.auth.TokenChannel``); also for
+        ``exchange_code(..., client=hh)``."""
         self.with_raw_response = _RawClient(self)
 
     def with_options(
@@ -318,6 +328,8 @@ class HHClient(Operations):
         extensions: dict[str, Any] = {"timeout": self._timeout_dict, "hh_events": self._events}
         if self._retry is not None:
             extensions["hh_retry"] = self._retry
+        if self._auth is not None:
+            extensions["hh_token_channel"] = self.token_channel
         request = httpx.Request(
             parts.method,
             self._base_url + parts.path,  # one URL parse: the query string is in the path already
@@ -331,7 +343,9 @@ class HHClient(Operations):
 
     async def _send_through_http_client(self, parts: Parts) -> httpx.Response:
         headers = {**self._headers, **parts.headers}
-        extensions = {"hh_retry": self._retry} if self._retry is not None else None
+        extensions: dict[str, Any] = {"hh_token_channel": self.token_channel}
+        if self._retry is not None:
+            extensions["hh_retry"] = self._retry
         timeout = self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
             parts.method,
@@ -503,6 +517,56 @@ class _RawClient(RawOperations):
 
 class _Life:
     closed = False
+
+
+class _TokenChannel:
+    """Token requests of this client's auth (``hh_async.auth.TokenChannel``): to ``<base_url>/token``
+    with the application's User-Agent, through the throttle but not the retries (a refresh token is
+    single-use), with ``request``/``response`` events like any call. Over a caller's ``http_client``,
+    through that client as it is."""
+
+    def __init__(self, client: HHClient, user_agent: str) -> None:
+        self.token_url = (client._base_url or DEFAULT_BASE_URL) + "/token"
+        self.user_agent = user_agent
+        self._client = client
+
+    def turn(self) -> contextlib.AbstractAsyncContextManager[TokenPost]:
+        return self._throttled() if self._client._stack is not None else self._through_http_client()
+
+    @contextlib.asynccontextmanager
+    async def _throttled(self) -> AsyncIterator[TokenPost]:
+        events = self._client._events
+        async with self._client._throttled.turn(events) as send:
+
+            async def post(request: httpx.Request) -> httpx.Response:
+                if self._client._life.closed:
+                    raise RuntimeError("this HHClient is closed: its auth cannot request tokens through it")
+                request.extensions["hh_events"] = events
+                timed = events.wanted("response")
+                if events.wanted("request"):
+                    events.emit("request", "sending a token request", request=request)
+                started = time.perf_counter() if timed else 0.0
+                response = await send(request)
+                response.request = request
+                if timed:
+                    elapsed = time.perf_counter() - started
+                    message = f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms"
+                    events.emit("response", message, request=request, response=response, elapsed=elapsed)
+                return response
+
+            yield post
+
+    @contextlib.asynccontextmanager
+    async def _through_http_client(self) -> AsyncIterator[TokenPost]:
+        http = self._client._http
+
+        async def post(request: httpx.Request) -> httpx.Response:
+            return await http.send(request, auth=None)  # the grant is the auth: not the client's own
+
+        yield post
+
+    def __repr__(self) -> str:
+        return f"TokenChannel(token_url={self.token_url!r})"
 
 
 class RawResponse(Response[T]):

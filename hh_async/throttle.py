@@ -13,6 +13,7 @@ and slow-down in Redis for all of them. Any object with ``ThrottleBackend``'s th
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,9 @@ from typing import Protocol
 import anyio
 import httpx
 
-from .events import THROTTLE_WAIT_REPORTED, events_of
+from .events import THROTTLE_WAIT_REPORTED, Events, events_of
+
+_Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 class ThrottleBackend(Protocol):
@@ -154,6 +157,40 @@ class ThrottleTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
         )
+
+    @contextlib.asynccontextmanager
+    async def turn(self, events: Events) -> AsyncIterator[_Send]:
+        """A place and a turn for one request sent later, through the transport below (no retry above it):
+        ``async with throttle_transport.turn(events) as send: ... await send(request)``. For token
+        requests: waiting for the turn stays cancellable (nothing is spent yet), while the exchange inside
+        may run shielded. The place is given back once the answer is read, or on leaving unsent."""
+        borrower = object()
+        waited = await self.throttle.acquire(borrower)
+        if waited > THROTTLE_WAIT_REPORTED:
+            message = f"a token request waited {waited:.1f} s for its turn"
+            events.emit("throttle_wait", message, elapsed=waited)
+        held = True
+
+        async def send(request: httpx.Request) -> httpx.Response:
+            nonlocal held
+            if not held:
+                raise RuntimeError("a throttle turn sends one request")
+            try:
+                response = await self.transport.handle_async_request(request)
+                await response.aread()
+            except BaseException:
+                held = False
+                await self.throttle.release(borrower, None)
+                raise
+            held = False
+            await self._finish(borrower, request, response)
+            return response
+
+        try:
+            yield send
+        finally:
+            if held:
+                await self.throttle.release(borrower, None)
 
     async def _finish(self, borrower: object, request: httpx.Request, response: httpx.Response) -> None:
         """Give the place back; a 429 halves the rate, which is worth a record."""

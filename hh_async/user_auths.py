@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import httpx
 
-from .auth import TOKEN_TIMEOUT, TOKEN_URL, UserToken
+from .auth import TOKEN_TIMEOUT, UserToken
 from .tokens import TokenStore
 
 
@@ -30,10 +30,11 @@ class UserAuths:
         store_for: Callable[[str], TokenStore],
         *,
         max_users: int = 10_000,
-        token_url: str = TOKEN_URL,
+        token_url: str | None = None,
         token_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         token_timeout: float = TOKEN_TIMEOUT,
+        user_agent: str | None = None,
     ) -> None:
         """``store_for(user_id)`` makes the store of a user's pair; the other options go to every
         ``UserToken`` (see ``hh_async.auth``)."""
@@ -44,6 +45,7 @@ class UserAuths:
         self.max_users = max_users
         self._token_url, self._token_client = token_url, token_client
         self._clock, self._token_timeout = clock, token_timeout
+        self._user_agent = user_agent
         self._auths: OrderedDict[str, UserToken] = OrderedDict()
 
     def __getitem__(self, user_id: str | int) -> UserToken:
@@ -61,6 +63,7 @@ class UserAuths:
             token_client=self._token_client,
             clock=self._clock,
             token_timeout=self._token_timeout,
+            user_agent=self._user_agent,
         )
         self._auths[key] = auth
         if len(self._auths) > self.max_users:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import respx
 
+from hh_async import HHClient, RetryPolicy, Throttle
 from hh_async.auth import AppToken, UserToken, authorization_request, exchange_code
 from hh_async.errors import AppTokenTooEarlyError, HHError, ReauthorizationRequired
 from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
@@ -484,3 +485,172 @@ async def test_secrets_never_show_in_reprs_logs_or_errors(caplog: pytest.LogCapt
         login.code_verifier,
     ):
         assert secret not in text, secret
+
+
+# --- token requests through the HHClient that uses the auth (issue 11) ---------------------------------
+
+UA = "TestApp/1.0 (dev@example.com)"
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Notes each request (URL and headers) on its way to the transport below."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class GatedThrottle:
+    """A throttle backend whose turns are given only while ``gate`` is open; counts acquires."""
+
+    def __init__(self) -> None:
+        self.inner = Throttle(rate=None)
+        self.gate = anyio.Event()
+        self.waiting = anyio.Event()
+        self.acquires = 0
+        self.rate = None
+
+    async def acquire(self, borrower: object) -> float:
+        self.acquires += 1
+        self.waiting.set()
+        await self.gate.wait()
+        return await self.inner.acquire(borrower)
+
+    async def release(self, borrower: object, status: int | None) -> None:
+        await self.inner.release(borrower, status)
+
+
+def token_headers(requests: list[httpx.Request]) -> list[tuple[str, str, str | None, str | None]]:
+    return [
+        (r.method, str(r.url), r.headers.get("user-agent"), r.headers.get("hh-user-agent"))
+        for r in requests
+        if r.url.path == "/token"
+    ]
+
+
+async def test_a_client_pointed_at_the_fake_gets_every_token_there(tmp_path: Path) -> None:
+    """Only base_url changed: the app token, a user's refresh and a login's code exchange all go to the
+    fake's /token (api.hh.ru is unreachable here: a ConnectError if they went there), through the
+    client's transport, with the application's User-Agent."""
+    with FakeHH(vacancies=10) as server:
+        wire = Recording(httpx.AsyncHTTPTransport())
+        async with HHClient(user_agent=UA, base_url=server.url, transport=wire) as hh:
+            app = AppToken(CLIENT_ID, CLIENT_SECRET, clock=server.clock)
+            assert (await hh.with_options(auth=app).get_vacancies(text="python")).found is not None
+            assert server.oauth.requests["client_credentials"] == 1
+
+            expired = TokenPair.from_response(server.oauth.issue_user_token(CLIENT_ID, expired=True), 0.0)
+            user = UserToken(CLIENT_ID, CLIENT_SECRET, MemoryTokenStore(expired), clock=server.clock)
+            assert await hh.with_options(auth=user).get_current_user_info() is not None
+            assert server.oauth.requests["refresh_token"] == 1 and user.refreshes == 1
+
+            login = authorization_request(CLIENT_ID, "https://my.app/callback")
+            async with httpx.AsyncClient() as browser:
+                answer = await browser.get(server.url + "/oauth/authorize?" + urlsplit(login.url).query)
+            code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+            store = JsonFileTokenStore(tmp_path / "user.json")
+            logged_in = await exchange_code(
+                login, code, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, store=store, client=hh
+            )
+            assert await hh.with_options(auth=logged_in).get_current_user_info() is not None
+            assert server.oauth.requests["authorization_code"] == 1
+    assert token_headers(wire.sent) == [("POST", f"{server.url}/token", UA, UA)] * 3
+
+
+async def test_a_token_request_waits_for_a_throttle_turn_and_a_cancelled_wait_spends_nothing() -> None:
+    """The token request counts against HH's per-IP rate: it is not sent before the throttle gives it a
+    turn. A caller cancelled while it waits leaves at once (not after token_timeout) with nothing sent;
+    the next call obtains the token and sends with it, each with one turn."""
+    server, transport = fake_hh()
+    throttle = GatedThrottle()
+    auth = AppToken(CLIENT, SECRET, clock=server.clock, token_timeout=600)
+    async with HHClient(
+        user_agent=UA, base_url="https://fake.example", transport=transport, throttle=throttle, auth=auth
+    ) as hh:
+        with anyio.fail_after(30):  # a hang guard: a wait shielded by token_timeout would trip it
+            with anyio.CancelScope() as caller:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(cancel_when, throttle.waiting, caller)
+                    await hh.request("GET", "/me")
+        assert caller.cancelled_caught
+        assert transport.requests == {} and hh.throttle.inner.in_flight == 0  # type: ignore[attr-defined]
+
+        throttle.waiting = anyio.Event()
+        results: list[object] = []
+        async with anyio.create_task_group() as group:
+
+            async def call() -> None:
+                results.append(await hh.request("GET", "/me"))
+
+            group.start_soon(call)
+            await throttle.waiting.wait()
+            assert transport.requests == {}  # the token request waits for its turn
+            throttle.gate.set()
+    assert results == [{}]
+    assert throttle.acquires == 3  # the cancelled wait, the token request, the call
+    assert transport.requests == {"POST /token": 1, "GET /me": 1}
+    assert token_headers(transport.token_requests) == [("POST", "https://fake.example/token", UA, UA)]
+
+
+async def cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+class FailingTokenEndpoint(OAuthTransport):
+    """HH's token endpoint answering 503 (before handling anything) to the first ``failures`` requests;
+    everything else answered as ``OAuthTransport`` does, and a GET /vacancies 503 once too."""
+
+    def __init__(self, server: OAuthServer, failures: int) -> None:
+        super().__init__(server)
+        self.failures = failures
+        self.search_failures = 1
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token" and self.failures:
+            self.failures -= 1
+            self.requests["POST /token (503)"] += 1
+            return httpx.Response(503, text="<html>Service Unavailable</html>", request=request)
+        if request.url.path == "/me2" and self.search_failures:
+            self.search_failures -= 1
+            return httpx.Response(503, text="<html>Service Unavailable</html>", request=request)
+        return await super().handle_async_request(request)
+
+
+async def test_a_refresh_is_never_retried_even_where_posts_are() -> None:
+    """A refresh token is single-use: a 503 on the refresh goes to the caller (the same client retries a
+    GET on 503, and even POSTs, by its policy), the pair is left as it was, and the next call refreshes."""
+    server, transport = fake_hh()
+    store = CountingStore(log_in(server))
+    server.clock.advance(TTL + 1)
+    transport = FailingTokenEndpoint(server, failures=1)
+    auth = UserToken(CLIENT, SECRET, store, clock=server.clock)
+    retry = RetryPolicy(backoff_base=0, retry_post=True)
+    async with HHClient(user_agent=UA, transport=transport, retry=retry, auth=auth) as hh:
+        with pytest.raises(HHError) as raised:
+            await hh.request("GET", "/me")
+        assert raised.value.status == 503
+        assert transport.requests["POST /token (503)"] == 1 and server.requests["refresh_token"] == 0
+        assert store.saves == []
+        assert await hh.request("GET", "/me2") == {}  # a GET's 503 is retried by the same client
+        assert await hh.request("GET", "/me") == {}
+    assert server.requests["refresh_token"] == 1 and len(store.saves) == 1
+
+
+async def test_an_explicit_token_url_wins_over_the_client_and_outside_one_hh_is_the_default() -> None:
+    server, transport = fake_hh()
+    auth = AppToken(CLIENT, SECRET, clock=server.clock, token_url="https://auth.example/token")
+    async with HHClient(user_agent=UA, base_url="https://fake.example", transport=transport, auth=auth) as hh:
+        assert await hh.request("GET", "/me") == {}
+    assert token_headers(transport.token_requests) == [("POST", "https://auth.example/token", UA, UA)]
+    with respx.mock(assert_all_called=True) as router:
+        tokens = router.post(TOKEN_URL).respond(200, json={"access_token": "APP-0001"})
+        await AppToken("client", SECRET, user_agent=UA).token()
+    assert tokens.calls.last.request.headers["HH-User-Agent"] == UA

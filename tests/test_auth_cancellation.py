@@ -17,6 +17,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
+from hh_async import HHClient, Throttle
 from hh_async.auth import AppToken, UserToken, authorization_request, exchange_code
 from hh_async.testing.oauth import OAuthTransport
 from hh_async.tokens import MemoryTokenStore, TokenPair
@@ -251,3 +252,40 @@ async def test_app_token_requests_cancelled_at_random_points_lose_nothing(seed: 
         assert (await http.get(ME)).status_code == 200, f"seed {seed}, cuts {cuts}"
     assert server.requests["client_credentials"] == 1, f"seed {seed}, cuts {cuts}"
     assert store.entered == store.left
+
+
+async def call_cancelled_after(hh: HHClient, checkpoints: int) -> None:
+    """GET /me through the client, cancelled (as a timeout would) after ``checkpoints`` checkpoints."""
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+
+            async def timeout() -> None:
+                await pause(checkpoints)
+                scope.cancel()
+
+            group.start_soon(timeout)
+            await hh.request("GET", "/me")
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_refreshes_through_the_client_cancelled_at_random_points_lose_nothing(seed: int) -> None:
+    """As above, with the refresh sent through the HHClient (its throttle turn, then the shielded
+    exchange): one refresh request, the next call succeeds, no throttle place or lock left held."""
+    rng = random.Random(seed)
+    server, transport = fake_hh()
+    pair = log_in(server)
+    server.clock.advance(TTL + 1)
+    if rng.random() < 0.5:
+        pair = TokenPair(pair.access_token, pair.refresh_token)
+    store = TrackingStore(pair)
+    auth = UserToken(CLIENT, SECRET, store, clock=server.clock)
+    slow_token_endpoint(transport, rng)
+    throttle = Throttle(rate=None, concurrency=rng.choice([1, 2, 20]))
+    cuts = [rng.randrange(40) for _ in range(rng.randint(1, 3))]
+    async with HHClient(user_agent="TestApp/1.0", transport=transport, throttle=throttle, auth=auth) as hh:
+        async with anyio.create_task_group() as group:
+            for checkpoints in cuts:
+                group.start_soon(call_cancelled_after, hh, checkpoints)
+        assert await hh.request("GET", "/me") == {}, f"seed {seed}, cuts {cuts}"
+    assert server.requests["refresh_token"] == 1, f"seed {seed}, cuts {cuts}"
+    assert throttle.in_flight == 0 and store.entered == store.left

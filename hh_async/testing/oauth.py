@@ -214,7 +214,8 @@ class OAuthServer:
 
 class OAuthTransport(httpx.AsyncBaseTransport):
     """An httpx transport answering from an ``OAuthServer`` in-process: ``POST /token`` by its rules, any
-    other request ``200 {}`` to a valid token and HH's ``403 oauth`` error otherwise.
+    other request ``200 {}`` to a valid token and HH's ``403 oauth`` error otherwise; like HH, ``400
+    bad_user_agent`` to any request without ``User-Agent`` or ``HH-User-Agent``.
 
     Every answer passes ``checkpoints`` event-loop checkpoints before and after the rules run (places where
     a test's cancellation lands); ``before_token`` and ``after_token``, when set, are awaited just before
@@ -229,12 +230,18 @@ class OAuthTransport(httpx.AsyncBaseTransport):
         self.after_token: Callable[[], Awaitable[object]] | None = None
         self.requests: Counter[str] = Counter()
         """Requests by ``METHOD path``, for assertions (token requests by grant: ``server.requests``)."""
+        self.token_requests: list[httpx.Request] = []
+        """The token requests as they came (their URL and headers; the form holds secrets)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests[f"{request.method} {request.url.path}"] += 1
         body = await request.aread()
         await self._pause()
         if request.method == "POST" and request.url.path == "/token":
+            self.token_requests.append(request)
+        if not (request.headers.get("hh-user-agent") or request.headers.get("user-agent")):
+            status, answer = 400, {"errors": [{"type": "bad_user_agent", "value": "unset"}]}
+        elif request.method == "POST" and request.url.path == "/token":
             if self.before_token is not None:
                 await self.before_token()
             status, answer = self.server.token({k: v[0] for k, v in parse_qs(body.decode()).items()})
