@@ -7,6 +7,7 @@ what the server sent (``ETagMiddleware.sent``), not what the client says it did.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -340,6 +341,22 @@ async def test_a_body_cut_short_is_never_kept(anyio_backend: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_compressed_answer_is_kept_decoded(anyio_backend: str) -> None:
+    body = b'{"a": 1}'
+    zipped = httpx.Response(
+        200,
+        headers={"content-encoding": "gzip", "etag": '"x"', "cache-control": "max-age=60"},
+        content=gzip.compress(body),
+    )
+    transport = CacheTransport(answering(zipped))
+    assert (await get(transport)).content == body
+    hit = await get(transport)
+    assert (
+        hit.content == body and "content-encoding" not in hit.headers and hit.extensions["hh_cache"] == "hit"
+    )
+
+
+@pytest.mark.anyio
 async def test_an_entry_is_served_only_for_the_headers_its_vary_names(anyio_backend: str) -> None:
     seen: list[httpx.Request] = []
     answers = [ok(b"ru", vary="Accept-Language", cache_control="max-age=60"), ok(b"en")]
@@ -606,3 +623,44 @@ def test_redis_storage_refuses_a_client_that_decodes_responses() -> None:
 
     with pytest.raises(ValueError, match="decode_responses"):
         RedisCacheStorage(aioredis.Redis(decode_responses=True))
+
+
+# --- over a real socket: the fake served by uvicorn, HHClient's own transport --------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("placed", ["over retries", "innermost"])
+async def test_over_http_a_304_has_no_body_and_the_kept_one_is_served(
+    anyio_backend: str, placed: str
+) -> None:
+    """Real HTTP treats a 304 apart (no body, whatever the headers say): through HHClient's own transport
+    (aiohttp on asyncio, httpx's streaming one on trio), the revalidation sends nothing back and the call
+    still returns the whole dictionaries; with the cache where HHClient puts it, and right on the socket."""
+    from hh_async.client import cancel_safe, default_transport
+    from hh_async.testing import FakeHH
+
+    server = FakeHH(vacancies=10)
+    etags = ETagMiddleware(server.app, max_age=0)
+    server.app = etags  # type: ignore[assignment]  # uvicorn serves what start() finds here
+    async with server:
+        inner = cancel_safe(default_transport(httpx.Limits(max_connections=4)))
+        if placed == "innermost":
+            transport = CacheTransport(default_transport(httpx.Limits(max_connections=4)), clock=FakeClock())
+            hh = HHClient(user_agent="cache-test/1.0", base_url=server.url, transport=transport)
+        else:
+            top = CacheTransport(
+                RetryTransport(ThrottleTransport(inner, Throttle(rate=None))), clock=FakeClock()
+            )
+            http = httpx.AsyncClient(
+                base_url=server.url, transport=top, headers={"User-Agent": "cache-test/1.0"}
+            )
+            hh = HHClient(user_agent="cache-test/1.0", http_client=http)
+        try:
+            first = await hh.get_dictionaries()
+            raw = await hh.with_raw_response.get_dictionaries()
+        finally:
+            await hh.aclose()
+            if placed != "innermost":
+                await http.aclose()
+    assert raw.parsed == first and raw.content
+    assert [(s.status, s.body_bytes > 0) for s in etags.sent] == [(200, True), (304, False)]

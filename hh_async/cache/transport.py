@@ -30,6 +30,9 @@ from .storage import CacheStorage, MemoryCacheStorage
 
 logger = logging.getLogger("hh_async.cache")
 
+# What described the body as it came over the wire, no longer true of it once read and decoded.
+_ON_THE_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
 STORAGE_PAUSE = 30.0
 """Seconds a storage that failed to reach its store is left alone before it is tried again."""
 
@@ -132,6 +135,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
             if replacing and response.status_code == 200:
                 await self._delete(key)
             return response
+        streamed = not isinstance(response.stream, httpx.ByteStream)
         try:
             await response.aread()
         except BaseException:  # a body cut short (a drop, a timeout, a cancellation) is never kept
@@ -143,7 +147,10 @@ class CacheTransport(httpx.AsyncBaseTransport):
                 await self._delete(key)
         else:
             await self._set(key, entry)
-            response.extensions = {**response.extensions, "hh_cache": "stored"}
+        how = "stored" if entry is not None else "not kept"
+        if streamed:  # read here off a streaming transport: what is above may want to read it again
+            return _whole(request, response, how)
+        response.extensions = {**response.extensions, "hh_cache": how}
         return response
 
     # A storage that cannot reach its store (Redis down) makes the cache empty, not the call failed; it
@@ -191,6 +198,19 @@ class CacheTransport(httpx.AsyncBaseTransport):
 
     def __repr__(self) -> str:
         return f"CacheTransport({self.transport!r}, {self.storage!r})"
+
+
+def _whole(request: httpx.Request, response: httpx.Response, how: str) -> httpx.Response:
+    """A response whose body was read (and decoded) here, as a new one that can be read again."""
+    headers = [(n, v) for n, v in response.headers.multi_items() if n not in _ON_THE_WIRE]
+    extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=response.content,
+        request=request,
+        extensions={**extensions, "hh_cache": how},
+    )
 
 
 def with_cache(transport: httpx.AsyncBaseTransport, cache: bool | CacheStorage) -> httpx.AsyncBaseTransport:
