@@ -72,7 +72,7 @@ async def login(server: FakeHH) -> tuple[UserToken, str]:
         token_url=server.url + "/token",
     )
     pair = await auth.current()
-    user = server.app.user_of(f"Bearer {pair.access_token}")
+    user = server.oauth.user_of(f"Bearer {pair.access_token}")
     assert user is not None
     return auth, user
 

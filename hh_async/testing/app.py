@@ -7,10 +7,10 @@
 - every other operation answers its spec example (or a body made from its schema) with its 2xx status;
 - ``User-Agent``/``HH-User-Agent`` are required (``400 bad_user_agent``);
 - faults (``faults.py``) make it fail the ways HH and its proxies do;
-- ``/webhook/subscriptions`` per user (a user is who logged in with a code; refreshed tokens stay that
-  user), and events in its data (``add_negotiation``, ``change_vacancy``, ``archive_vacancy``,
-  ``post_chat_message``, or the API calls that make them) sent to the subscribed URLs by ``webhooks``
-  (``webhooks.py``), which runs for as long as the server does (ASGI lifespan);
+- ``/webhook/subscriptions`` per user (``oauth.user_of``: refreshed tokens stay their user), and events
+  in its data (``add_negotiation``, ``change_vacancy``, ``archive_vacancy``, ``post_chat_message``, or
+  the API calls that make them) sent to the subscribed URLs by ``webhooks`` (``webhooks.py``), which runs
+  for as long as the server does (ASGI lifespan);
 - ``/_fake/...``: a test API (not HH's) to make events and read the sender's record from another process.
 """
 
@@ -67,9 +67,6 @@ class FakeHHApp:
         ``GET /negotiations/response``."""
         self._routes = _compile_routes()
         self._request_ids = itertools.count(1)
-        self._users: dict[str, str] = {}  # access or refresh token -> the user it belongs to
-        self._app_tokens: set[str] = set()
-        self._user_ids = itertools.count(1)
         self._event_ids = itertools.count(1)
         self._data_lock = threading.Lock()  # tests add data from their own thread
 
@@ -122,8 +119,6 @@ class FakeHHApp:
         if path == "/token" and method == "POST":
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             status, answer = self.oauth.token(form)
-            if status == 200:
-                self._remember_user(form, answer)
             return status, answer, {}
         if path.startswith("/_fake/"):
             return self.control(method, path, body)
@@ -177,29 +172,10 @@ class FakeHHApp:
 
     # --- users and webhook subscriptions ------------------------------------------------------------------
 
-    def _remember_user(self, form: dict[str, str], answer: dict[str, Any]) -> None:
-        """Who a token belongs to: a code makes a new user, a refresh keeps the refreshed token's."""
-        grant = form.get("grant_type")
-        if grant == "client_credentials":
-            self._app_tokens.add(answer["access_token"])
-            return
-        user = self._users.get(form.get("refresh_token", "")) if grant == "refresh_token" else None
-        user = user or f"user-{next(self._user_ids)}"
-        for key in ("access_token", "refresh_token"):
-            if answer.get(key):
-                self._users[answer[key]] = user
-
-    def user_of(self, authorization: str | None) -> str | None:
-        """The fake user id behind an ``Authorization`` header (None: anonymous or an app token)."""
-        access = (authorization or "").partition(" ")[2]
-        if not access or access in self._app_tokens:
-            return None
-        return self._users.get(access, f"token-{access[:12]}")
-
     def subscriptions(
         self, operation_id: str, authorization: str | None, params: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
-        user = self.user_of(authorization)
+        user = self.oauth.user_of(authorization)
         if user is None:
             return _errors(403, "oauth", "user_auth_expected")
         if operation_id == "get-webhook-subscriptions":
@@ -323,7 +299,7 @@ class FakeHHApp:
     def _event_of_call(self, operation_id: str, params: dict[str, str], authorization: str | None) -> None:
         """API calls that change the fake's data announce it, as HH does, to the calling user (the fake's
         users do not share vacancies or chats)."""
-        user = self.user_of(authorization)
+        user = self.oauth.user_of(authorization)
         users = [user] if user is not None else []
         if operation_id == "edit-vacancy":
             self.change_vacancy(params["vacancy_id"], users=users)
