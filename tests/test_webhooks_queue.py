@@ -171,6 +171,10 @@ async def test_a_restarted_consumer_takes_back_what_it_held(redis: Any) -> None:
     assert again.stats.taken_over == 0
 
 
+async def _record(counter: Counter[str], event: WebhookEvent) -> None:
+    counter[event.id] += 1
+
+
 async def _true(value: bool) -> bool:
     return value
 
@@ -201,6 +205,15 @@ async def test_failures_are_retried_then_dead_lettered(redis: Any) -> None:
     assert [(parse_event(d.event).id, d.attempts) for d in dead] == [("e-3", 3)]
     assert "the CRM rejects it" in dead[0].error
     assert await queue.backlog() == 0
+
+    assert await queue.replay(dead[0].entry_id)
+    assert not await queue.replay(dead[0].entry_id)  # once
+    fixed = Worker(queue, lambda event: _record(finished, event), block=0.05)  # the handler, fixed
+    async with anyio.create_task_group() as group:
+        group.start_soon(fixed.run)
+        await until(lambda: _true(finished["e-3"] == 1))
+        group.cancel_scope.cancel()
+    assert await queue.dead_letters() == [] and await queue.backlog() == 0
 
 
 async def test_the_answer_does_not_wait_for_a_ten_second_handler(redis: Any) -> None:

@@ -52,6 +52,22 @@ return entry
 """
 
 
+# KEYS[1]: the dead letters, KEYS[2]: the stream; ARGV[1]: the dead letter's id. Back in one step.
+REPLAY_SCRIPT = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #found == 0 then return false end
+local fields = found[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'event' then
+    local entry = redis.call('XADD', KEYS[2], '*', 'event', fields[i + 1])
+    redis.call('XDEL', KEYS[1], ARGV[1])
+    return entry
+  end
+end
+return false
+"""
+
+
 @attrs.frozen
 class DeadLetter:
     entry_id: str
@@ -77,6 +93,7 @@ class RedisEventQueue:
         self.seen_prefix = prefix + "seen:"
         self.ttl = int(ttl)
         self._put = redis.register_script(PUT_SCRIPT)
+        self._replay = redis.register_script(REPLAY_SCRIPT)
 
     def __repr__(self) -> str:
         return f"RedisEventQueue(name={self.name!r})"
@@ -114,6 +131,12 @@ class RedisEventQueue:
             )
             for entry_id, fields in entries
         ]
+
+    async def replay(self, entry_id: str) -> bool:
+        """Put a dead letter back in the queue (its handler fixed, the CRM back up): handled again like a
+        new event. False if there is no such dead letter (replayed already)."""
+        entry = await self._replay(keys=[self.dead_stream, self.stream], args=[entry_id])
+        return entry is not None
 
     async def read(self, consumer: str, count: int, *, block: float | None, own: bool = False) -> list[Entry]:
         """Up to ``count`` new entries for ``consumer`` (``own``: those it already took and did not ack)."""
