@@ -5,5 +5,6 @@ Needs the ``testing`` extra: ``pip install 'hh-async[testing]'``.
 
 from .faults import Faults
 from .server import CLIENT_ID, CLIENT_SECRET, FakeHH
+from .webhooks import DeliveryPolicy, ServedApp
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "FakeHH", "Faults"]
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DeliveryPolicy", "FakeHH", "Faults", "ServedApp"]

@@ -19,6 +19,7 @@ from .app import FakeHHApp, InjectedDrop
 from .dataset import Dataset
 from .faults import Faults
 from .oauth import Clock, OAuthServer
+from .webhooks import DeliveryPolicy
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
@@ -46,6 +47,7 @@ class FakeHH:
         access_ttl: float = 1_209_600,
         host: str = "127.0.0.1",
         port: int = 0,
+        webhooks: DeliveryPolicy | None = None,
     ) -> None:
         self.clock = Clock()
         """Advance it to expire tokens: ``server.clock.advance(access_ttl)``."""
@@ -53,6 +55,8 @@ class FakeHH:
         self.faults = faults or Faults()
         self.dataset = Dataset(vacancies, seed, spacing=spacing)
         self.app = FakeHHApp(self.dataset, self.oauth, self.faults)
+        if webhooks is not None:  # how it delivers webhooks: duplicates, losses, order, time scale
+            self.app.webhooks.configure(webhooks)
         self._bind = (host, port)
         self._thread: threading.Thread | None = None
         self._server: object = None
