@@ -8,7 +8,7 @@ what the server sent (``ETagMiddleware.sent``), not what the client says it did.
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -223,6 +223,83 @@ async def test_a_cancelled_revalidation_leaves_the_entry_as_it_was(anyio_backend
     assert [s.status for s in app.sent] == [200, 304]  # the kept tag was sent again, and still matched
 
 
+class PausingStorage(MemoryCacheStorage):
+    """A memory storage that, once armed, stops inside ``get`` or ``set`` until released (a slow Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pause_in: str | None = None
+        self.reached = anyio.Event()
+        self.release = anyio.Event()
+
+    async def _maybe_pause(self, where: str) -> None:
+        if self.pause_in == where:
+            self.reached.set()
+            await self.release.wait()
+
+    async def get(self, key: str) -> CacheEntry | None:
+        await self._maybe_pause("get")
+        return await super().get(key)
+
+    async def set(self, key: str, entry: CacheEntry) -> None:
+        await self._maybe_pause("set")
+        await super().set(key, entry)
+
+
+async def cancel_when(
+    reached: anyio.Event, call: Callable[[], Coroutine[Any, Any, Any]], native: bool
+) -> None:
+    """Run ``call`` and cancel it once ``reached`` is set: through an anyio scope, or natively (asyncio's
+    ``task.cancel()``, as ``asyncio.wait_for`` and web frameworks do)."""
+    if not native:
+        async with anyio.create_task_group() as group:
+            group.start_soon(call)
+            await reached.wait()
+            group.cancel_scope.cancel()
+        return
+    import asyncio
+
+    async def run() -> None:
+        await call()
+
+    task = asyncio.ensure_future(run())
+    await reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("where", ["get", "in flight", "set"])
+@pytest.mark.parametrize("native", [False, True], ids=["anyio-cancel", "native-cancel"])
+async def test_a_call_cancelled_anywhere_leaves_a_cache_that_still_works(
+    anyio_backend: str, where: str, native: bool
+) -> None:
+    if native and anyio_backend != "asyncio":
+        pytest.skip("native cancellation is asyncio's")
+    app, storage = fake_hh(max_age=0), PausingStorage()
+    gate = Gate(app)
+    async with client(stack(gate, storage=storage)) as hh:
+        first = await hh.get_dictionaries()
+        kept = await storage.get(next(iter(storage._entries)))
+        assert kept is not None
+        app.touch(DICTIONARIES)  # the revalidation will bring a new answer, to be kept over the old
+        if where == "in flight":
+            gate.armed, reached = True, gate.reached
+        else:
+            storage.pause_in, reached = where, storage.reached
+        await cancel_when(reached, hh.get_dictionaries, native)
+        # The entry is the old one or the new one, whole: never a mix, never lost half-way.
+        (entry,) = storage._entries.values()
+        assert entry == kept or (entry.etag != kept.etag and entry.content)
+        gate.armed, storage.pause_in = False, None
+        gate.release.set()
+        storage.release.set()
+        assert await hh.get_dictionaries() == first
+        assert await hh.get_dictionaries() == first
+    assert [s.status for s in app.sent][-1] == 304  # and the cache revalidates as before
+
+
 @pytest.mark.anyio
 async def test_concurrent_identical_requests_all_get_the_answer(anyio_backend: str) -> None:
     app = fake_hh()
@@ -397,6 +474,19 @@ async def test_a_revalidated_request_goes_on_as_it_came(anyio_backend: str) -> N
     request = httpx.Request("GET", "https://api.hh.ru/areas")
     assert (await transport.handle_async_request(request)).extensions["hh_cache"] == "revalidated"
     assert "if-none-match" not in request.headers
+
+
+@pytest.mark.anyio
+async def test_a_revalidation_answered_by_what_may_not_be_kept_drops_the_entry(anyio_backend: str) -> None:
+    seen: list[httpx.Request] = []
+    answers = [ok(etag='"x"', cache_control="max-age=0"), ok(b"now private", cache_control="no-store"), ok()]
+    storage = MemoryCacheStorage()
+    transport = CacheTransport(answering(*answers, seen=seen), storage)
+    await get(transport)
+    assert (await get(transport)).content == b"now private"
+    assert len(storage) == 0
+    await get(transport)
+    assert [r.headers.get("if-none-match") for r in seen] == [None, '"x"', None]
 
 
 @pytest.mark.anyio
