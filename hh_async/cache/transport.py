@@ -44,11 +44,14 @@ def _token_hash(authorization: bytes) -> str:
     return hashlib.sha256(authorization).hexdigest()
 
 
+def _key(url: str, token_hash: str | None) -> str:
+    return url if token_hash is None else f"{url} {token_hash}"
+
+
 def cache_key(request: httpx.Request) -> str:
     """The URL, and for a request with a token a hash of it (never the token)."""
     authorization = request.headers.get("authorization")
-    url = str(request.url)
-    return url if authorization is None else f"{url} {_token_hash(authorization.encode())}"
+    return _key(str(request.url), None if authorization is None else _token_hash(authorization.encode()))
 
 
 class CacheTransport(httpx.AsyncBaseTransport):
@@ -91,14 +94,14 @@ class CacheTransport(httpx.AsyncBaseTransport):
                 return await self.transport.handle_async_request(request)
             revalidate = "no-cache" in control or control.get("max-age") == "0"
 
-        key = str(request.url)
+        hashed = None
         if authorization is not None:
             hashed = self._hashes.get(authorization)
             if hashed is None:
                 if len(self._hashes) >= 1024:  # a web app's users come and go: keep the memo small
                     self._hashes.clear()
                 hashed = self._hashes[authorization] = _token_hash(authorization)
-            key = f"{key} {hashed}"
+        key = _key(str(request.url), hashed)
         entry = await self._get(key)
         if entry is not None and entry.matches(request):
             if not revalidate and entry.is_fresh(self._clock()):
