@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -718,39 +718,65 @@ def test_redis_storage_refuses_a_client_that_decodes_responses() -> None:
 # --- over a real socket: the fake served by uvicorn, HHClient's own transport --------------------------
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize("placed", ["over retries", "innermost"])
-async def test_over_http_a_304_has_no_body_and_the_kept_one_is_served(
-    anyio_backend: str, placed: str
-) -> None:
-    """Real HTTP treats a 304 apart (no body, whatever the headers say): through HHClient's own transport
-    (aiohttp on asyncio, httpx's streaming one on trio), the revalidation sends nothing back and the call
-    still returns the whole dictionaries; with the cache where HHClient puts it, and right on the socket."""
-    from hh_async.client import cancel_safe, default_transport
-    from hh_async.testing import FakeHH
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on loopback, in a thread of its own (as ``FakeHH`` serves the fake)."""
+    import socket
+    import threading
+    import time
 
-    server = FakeHH(vacancies=10)
-    etags = ETagMiddleware(server.app, max_age=0)
-    server.app = etags  # type: ignore[assignment]  # uvicorn serves what start() finds here
-    async with server:
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:  # a condition, polled
+            assert thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.mark.anyio
+async def test_over_http_a_304_has_no_body_and_the_kept_one_is_served(anyio_backend: str) -> None:
+    """Real HTTP treats a 304 apart (no body, whatever the headers say): through HHClient's own transport
+    (aiohttp on asyncio, httpx's on trio) with the cache where HHClient puts it, the revalidation sends
+    nothing back and the call still returns the whole dictionaries."""
+    from hh_async.client import cancel_safe, default_transport
+
+    app = fake_hh(max_age=0)
+    with serving(app) as url:
         inner = cancel_safe(default_transport(httpx.Limits(max_connections=4)))
-        if placed == "innermost":
-            transport = CacheTransport(default_transport(httpx.Limits(max_connections=4)), clock=FakeClock())
-            hh = HHClient(user_agent="cache-test/1.0", base_url=server.url, transport=transport)
-        else:
-            top = CacheTransport(
-                RetryTransport(ThrottleTransport(inner, Throttle(rate=None))), clock=FakeClock()
-            )
-            http = httpx.AsyncClient(
-                base_url=server.url, transport=top, headers={"User-Agent": "cache-test/1.0"}
-            )
-            hh = HHClient(user_agent="cache-test/1.0", http_client=http)
+        top = CacheTransport(RetryTransport(ThrottleTransport(inner, Throttle(rate=None))))
+        http = httpx.AsyncClient(base_url=url, transport=top, headers={"User-Agent": "cache-test/1.0"})
         try:
-            first = await hh.get_dictionaries()
-            raw = await hh.with_raw_response.get_dictionaries()
+            async with HHClient(user_agent="cache-test/1.0", http_client=http) as hh:
+                first = await hh.get_dictionaries()
+                raw = await hh.with_raw_response.get_dictionaries()
         finally:
-            await hh.aclose()
-            if placed != "innermost":
-                await http.aclose()
+            await http.aclose()
     assert raw.parsed == first and raw.content
-    assert [(s.status, s.body_bytes > 0) for s in etags.sent] == [(200, True), (304, False)]
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True), (304, False)]
+
+
+@pytest.mark.anyio
+async def test_right_on_httpx_streaming_transport_answers_can_be_read_again(anyio_backend: str) -> None:
+    """Placed on a streaming transport, the cache reads what it keeps; the answer it hands on is whole,
+    so a wrapper above that reads the stream itself (``BufferedTransport``) still gets every byte."""
+    from hh_async.buffered_transport import BufferedTransport
+
+    app = fake_hh(max_age=0)
+    with serving(app) as url:
+        transport = BufferedTransport(CacheTransport(httpx.AsyncHTTPTransport()))
+        async with httpx.AsyncClient(base_url=url, transport=transport, headers={"User-Agent": "t"}) as http:
+            first = await http.get(DICTIONARIES)
+            second = await http.get(DICTIONARIES)
+    assert second.json() == first.json() and first.extensions["hh_cache"] == "stored"
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True), (304, False)]
