@@ -69,18 +69,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 100])
+    parser.add_argument(
+        "--only", choices=["httpx", "hh"], help="run one client (for callgrind: instructions of one path)"
+    )
     args = parser.parse_args()
     print(f"client CPU per call, no I/O, {args.calls} calls, median of {args.rounds} interleaved rounds")
-    for concurrency in (1, 100):
-        samples: dict[str, list[float]] = {"httpx + json.loads": [], "HHClient": []}
+    clients = {"httpx + json.loads": plain_httpx, "HHClient": hh_client}
+    if args.only:
+        clients = {name: run for name, run in clients.items() if (args.only == "hh") == (run is hh_client)}
+    for concurrency in args.concurrency:
+        samples: dict[str, list[float]] = {name: [] for name in clients}
         for _ in range(args.rounds):
-            samples["httpx + json.loads"].append(asyncio.run(plain_httpx(args.calls, concurrency)))
-            samples["HHClient"].append(asyncio.run(hh_client(args.calls, concurrency)))
-        base = statistics.median(samples["httpx + json.loads"])
+            for name, run in clients.items():
+                samples[name].append(asyncio.run(run(args.calls, concurrency)))
+        base = statistics.median(next(iter(samples.values())))
         print(f"C={concurrency}")
         for name, values in samples.items():
             cost = statistics.median(values)
-            print(f"  {name:<20} {cost * 1e6:7.1f} us   {cost / base:5.2f}x httpx")
+            spread = f"{min(values) * 1e6:.1f}-{max(values) * 1e6:.1f}"
+            print(f"  {name:<20} {cost * 1e6:7.1f} us ({spread})   {cost / base:5.2f}x {next(iter(samples))}")
 
 
 if __name__ == "__main__":

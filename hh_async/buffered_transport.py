@@ -14,6 +14,24 @@ import httpx
 from .cancellation import isolated
 
 
+def read_whole(response: httpx.Response) -> bytes:
+    """``response.read()`` for an answer whose body is in memory already (an ``httpx.ByteStream``, as our
+    transports return): without a ``Content-Encoding`` to undo, the body is the content, and httpx's
+    reading machinery (generators, decoders, three context managers: ~10 us, a third of the client's
+    own CPU per call) has nothing to do. The response ends as ``read()`` leaves it: content set, stream
+    consumed, closed."""
+    if hasattr(response, "_content"):
+        return response.content
+    stream = response.stream
+    if not isinstance(stream, httpx.ByteStream) or "content-encoding" in response.headers:
+        return response.read()
+    content = b"".join(stream)
+    response._content = content
+    response._num_bytes_downloaded = len(content)
+    response.is_stream_consumed = response.is_closed = True
+    return content
+
+
 class BufferedTransport(httpx.AsyncBaseTransport):
     reads_whole_bodies = True
     """Marks transports whose answers come whole and whose exchange is safe from native cancellation."""
@@ -48,4 +66,4 @@ class BufferedTransport(httpx.AsyncBaseTransport):
         return f"BufferedTransport({self.transport!r})"
 
 
-__all__ = ["BufferedTransport"]
+__all__ = ["BufferedTransport", "read_whole"]

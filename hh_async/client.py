@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import enum
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -25,7 +26,7 @@ import httpx
 from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
-from .buffered_transport import BufferedTransport
+from .buffered_transport import BufferedTransport, read_whole
 from .drift import DriftMonitor
 from .errors import DecodeError, HHError, error_from_response, request_id
 from .events import Events, Hook, debug_from_environment
@@ -59,6 +60,50 @@ def default_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     except ImportError:
         return httpx.AsyncHTTPTransport(limits=limits)  # made cancel-safe by cancel_safe()
     return AiohttpTransport(limits=limits)
+
+
+_ENCODED = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+"""A path and query httpx would keep as they are: only characters it leaves alone, escapes whole."""
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""httpx gives these a ``Content-Length: 0`` when they carry no body: built its way."""
+_EMPTY = httpx.ByteStream(b"")
+
+
+def url_maker(base: httpx.URL) -> Callable[[str], httpx.URL]:
+    """``make(path_and_query)``: the URL of a path on ``base`` whose path and query are escaped already
+    (what ``wire`` builds), without parsing the whole URL again (httpx's ``urlparse`` was a quarter of
+    the client's CPU per call); anything else, ``/./`` or ``/../`` included, is parsed as httpx parses
+    it. Checked once against httpx's parse: another httpx whose URLs differ inside gets the parse."""
+    prefix = str(base).rstrip("/")
+
+    def parse(target: str) -> httpx.URL:
+        return httpx.URL(prefix + target)
+
+    reference = getattr(base, "_uri_reference", None)
+    replace = getattr(reference, "_replace", None)
+    if replace is None:
+        return parse
+    base_path = str(reference.path).rstrip("/")  # type: ignore[union-attr]
+    fullmatch = _ENCODED.fullmatch
+
+    def made(target: str) -> httpx.URL:
+        if fullmatch(target) is None or "/." in target or not target.startswith("/"):
+            return parse(target)
+        path, question, query = target.partition("?")
+        url = object.__new__(httpx.URL)
+        url._uri_reference = replace(path=base_path + path, query=query if question else None, fragment=None)
+        return url
+
+    for probe in ("/vacancies/1", "/vacancies?text=a%20b&area=1&area=2", "/me?", "/a:b@c;d=e"):
+        ours, theirs = made(probe), parse(probe)
+        if (str(ours), ours.raw_path, ours.path, ours.query) != (
+            str(theirs),
+            theirs.raw_path,
+            theirs.path,
+            theirs.query,
+        ) or ours != theirs:
+            return parse
+    return made
 
 
 def cancel_safe(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
@@ -149,6 +194,7 @@ class HHClient(Operations):
             self._owns_http = True
             self._headers = {}
         self._base_url = str(self._http.base_url).rstrip("/")
+        self._url = url_maker(self._http.base_url)
         # Built once and copied per request (httpx copies a Headers object without re-validating it).
         self._request_headers = httpx.Headers(
             [("Host", self._http.base_url.netloc.decode("ascii")), *self._http.headers.multi_items()]
@@ -330,15 +376,26 @@ class HHClient(Operations):
             extensions["hh_retry"] = self._retry
         if self._auth is not None:
             extensions["hh_token_channel"] = self.token_channel
-        request = httpx.Request(
-            parts.method,
-            self._base_url + parts.path,  # one URL parse: the query string is in the path already
-            headers=headers,
-            extensions=extensions,
-            json=parts.json,
-            data=parts.form,
-            files=parts.files,
-        )
+        url = self._url(parts.path)
+        if (
+            parts.json is None
+            and parts.form is None
+            and parts.files is None
+            and parts.method not in _BODY_METHODS
+        ):
+            # No body: what httpx would encode is an empty stream and no header, so it is given as such.
+            request = httpx.Request(parts.method, url, headers=headers, extensions=extensions, stream=_EMPTY)
+            request.read()
+        else:
+            request = httpx.Request(
+                parts.method,
+                url,
+                headers=headers,
+                extensions=extensions,
+                json=parts.json,
+                data=parts.form,
+                files=parts.files,
+            )
         return await self._dispatch(request)
 
     async def _send_through_http_client(self, parts: Parts) -> httpx.Response:
@@ -387,10 +444,13 @@ class HHClient(Operations):
         started = time.perf_counter() if timed else 0.0
         response = await self._stack.handle_async_request(request)
         response.request = request
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
+        if isinstance(response.stream, httpx.ByteStream):  # whole already: read without the async path
+            read_whole(response)
+        else:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         if timed:
             elapsed = time.perf_counter() - started
             message = f"HTTP {response.status_code} in {elapsed * 1000:.0f} ms"

@@ -18,6 +18,7 @@ import anyio
 import attrs
 import httpx
 
+from .buffered_transport import read_whole
 from .errors import LimitExceededError, error_from_response
 from .events import events_of
 
@@ -70,6 +71,9 @@ async def _read(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> 
     cannot be read is closed before the error goes on, so the connection and the throttle place it holds
     are given back whatever the error (a drop, a timeout, a cancellation)."""
     response = await transport.handle_async_request(request)
+    if isinstance(response.stream, httpx.ByteStream):  # whole already (our transports): nothing held open
+        read_whole(response)
+        return response
     try:
         await response.aread()
     except BaseException:

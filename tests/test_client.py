@@ -334,3 +334,88 @@ async def test_1000_concurrent_calls_through_the_client_refresh_once() -> None:
                 for _ in range(1000):
                     group.start_soon(one)
     assert len(results) == 1000 and token.call_count == 1
+
+
+TARGETS = [
+    "/vacancies",
+    "/vacancies/42",
+    "/vacancies?text=%D0%BF%D0%B8%D1%82%D0%BE%D0%BD&area=1&area=2&only_with_salary=true",
+    "/me?",
+    "/a:b@c;d=e/f!$&'()*+,",
+    "/vacancies/%2e%2e",
+    "/vacancies/../me",  # httpx removes dot segments: parsed its way
+    "/vacancies/./1",
+    "/vacancies/1?q=a?b/c",
+    "/search text with spaces?q=пайтон",  # a caller's raw path (hh.request): parsed, escaped by httpx
+    "/stray%zz%?a=%",
+    "/frag#ment",
+    "/br[ack]ets",
+    "/vacancies//1",
+]
+
+
+@pytest.mark.parametrize("base", [API, API + "/", "http://127.0.0.1:8000/api/", "http://[::1]:8080"])
+def test_urls_made_without_a_parse_are_the_urls_httpx_parses(base: str) -> None:
+    from hh_async.client import url_maker
+
+    client_base = httpx.AsyncClient(base_url=base).base_url  # as HHClient gets it
+    make = url_maker(client_base)
+    prefix = str(client_base).rstrip("/")
+    for target in TARGETS:
+        ours, theirs = make(target), httpx.URL(prefix + target)
+        assert ours == theirs and str(ours) == str(theirs), target
+        assert (ours.raw_path, ours.path, ours.query, ours.params) == (
+            theirs.raw_path,
+            theirs.path,
+            theirs.query,
+            theirs.params,
+        ), target
+        assert (ours.scheme, ours.host, ours.port, ours.netloc, ours.fragment) == (
+            theirs.scheme,
+            theirs.host,
+            theirs.port,
+            theirs.netloc,
+            theirs.fragment,
+        ), target
+
+
+async def test_requests_are_what_httpx_would_build() -> None:
+    """The request of a call (URL, headers and their order, body) is the one httpx.Request builds from the
+    same parts, bodiless or not."""
+    with respx.mock(base_url=API) as router:
+        gets = router.get(url__regex=r".*").respond(200, json={"id": "1", "name": "x"})
+        deletes = router.delete(url__regex=r".*").respond(204)
+        async with hh(auth=StaticToken("T0KEN")) as client:
+            await client.get_vacancy(vacancy_id="1", host="hh.kz")  # type: ignore[arg-type]
+            await client.request("GET", "/vacancies/1/some thing", params={"q": "пайтон"})
+            await client.request("DELETE", "/vacancies/1/x")
+    for request in [*(c.request for c in gets.calls), *(c.request for c in deletes.calls)]:
+        built = httpx.Request(request.method, str(request.url), headers=request.headers)
+        assert request.url == built.url and request.headers.raw == built.headers.raw
+        assert request.content == built.content == b"" and "content-length" not in request.headers
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip", "identity"])
+def test_a_whole_body_read_the_short_way_leaves_the_response_as_read_does(encoding: str | None) -> None:
+    import gzip
+
+    from hh_async.buffered_transport import read_whole
+
+    body = json.dumps({"id": "1", "name": "Москва"}).encode()
+    wire = gzip.compress(body) if encoding == "gzip" else body
+    headers = {"content-type": "application/json", **({"content-encoding": encoding} if encoding else {})}
+
+    def answer() -> httpx.Response:
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(wire))
+
+    ours, theirs = answer(), answer()
+    assert read_whole(ours) == theirs.read() == body
+    assert read_whole(ours) == body  # twice: as read() does, the content stays
+    for response in (ours, theirs):
+        assert response.content == body and response.json() == {"id": "1", "name": "Москва"}
+        assert response.is_closed and response.is_stream_consumed
+        assert response.num_bytes_downloaded == len(wire)
+        assert response.headers == httpx.Headers(headers)
+    for response in (ours, theirs):
+        with pytest.raises(httpx.StreamConsumed):
+            list(response.iter_raw())
