@@ -40,7 +40,7 @@ lint: $(BIN)/python
 
 # The generated client is rebuilt when the spec, an overlay or the pipeline changed since it was made.
 RAW := hh_async/_raw/generation.json
-$(RAW): openapi.yml $(filter-out codegen/diff.py,$(wildcard codegen/*.py)) $(wildcard codegen/config.yml codegen/templates/* overlays/*) | $(BIN)/python
+$(RAW): openapi.yml $(filter-out codegen/diff.py codegen/build_backend.py,$(wildcard codegen/*.py)) $(wildcard codegen/config.yml codegen/templates/* overlays/*) | $(BIN)/python
 	$(BIN)/python -m codegen generate
 
 openapi.yml: | $(BIN)/python
@@ -69,4 +69,4 @@ demo: $(BIN)/python
 	$(BIN)/python examples/offline_demo.py
 
 clean:
-	rm -rf $(VENV) build hh_async/_raw openapi.yml
+	rm -rf $(VENV) build dist hh_async/_raw openapi.yml

@@ -59,7 +59,7 @@ def test_every_operation_answers_and_its_body_parses(server: FakeHH) -> None:
     from hh_async.validation import _rules
 
     rules = _rules()
-    with httpx.Client(base_url=server.url, headers={"User-Agent": UA}) as http:
+    with httpx.Client(base_url=server.url, headers={"User-Agent": UA, **_user_token(server)}) as http:
         for operation in registry().values():
             if operation.path == "/token":
                 continue  # the OAuth endpoint has its own tests below
@@ -86,8 +86,34 @@ def test_every_operation_answers_and_its_body_parses(server: FakeHH) -> None:
                 assert cls.from_dict(item).to_dict() == item, operation.operation_id
 
 
-def test_requests_are_checked_as_hh_checks_them(server: FakeHH) -> None:
+def _user_token(server: FakeHH, user: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.oauth.issue_user_token(CLIENT_ID, user)['access_token']}"}
+
+
+def test_who_may_call_what_is_checked_as_hh_checks_it(server: FakeHH) -> None:
+    """User-only operations want a user's token, GET /me any token (and answers as its user), dictionaries
+    and searches none; a token request without a User-Agent is refused like any other call."""
+    app_token = server.oauth.token({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                     "client_secret": CLIENT_SECRET})[1]["access_token"]  # fmt: skip
     with httpx.Client(base_url=server.url, headers={"User-Agent": UA}) as http:
+        as_user = {**_user_token(server, "42")}
+        as_app = {"Authorization": f"Bearer {app_token}"}
+        assert http.get("/me").status_code == 403
+        assert http.get("/me", headers=as_user).json()["id"] == "42"
+        assert http.get("/me", headers=as_app).status_code == 200
+        for headers in ({}, as_app):
+            refused = http.get("/employers/1/managers", headers=headers)
+            assert refused.status_code == 403 and refused.json()["errors"][0]["value"] == "user_auth_expected"
+        assert http.get("/employers/1/managers", headers=as_user).status_code == 200
+        assert http.get("/areas").status_code == 200 and http.get("/vacancies").status_code == 200
+    with httpx.Client(base_url=server.url, headers={"User-Agent": ""}) as bare:  # not even httpx's own
+        form = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+        nameless = bare.post("/token", data=form)
+    assert nameless.status_code == 400 and nameless.json()["errors"][0]["type"] == "bad_user_agent"
+
+
+def test_requests_are_checked_as_hh_checks_them(server: FakeHH) -> None:
+    with httpx.Client(base_url=server.url, headers={"User-Agent": UA, **_user_token(server)}) as http:
         bad_page = http.get("/vacancies", params={"per_page": "ten"})
         bad_host = http.get("/areas", params={"host": "example.com"})
         bad_body = http.post("/webhook/subscriptions", json={"url": "https://my.app/hook", "actions": "all"})

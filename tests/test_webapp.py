@@ -12,5 +12,5 @@ def test_every_user_is_refreshed_once_across_worker_processes() -> None:
     assert result["statuses"] == {200: requests}, result
     assert result["refreshes"] == users  # one per user, whichever worker got their requests first
     assert result["relogin_users"] == []
-    assert result["wrong_user"] == 0  # each answer is the profile HH gave for that user's own token
+    assert result["wrong_user"] == 0  # each answer is the profile HH gave for that very user's token
     assert result["locks_held_after_run"] == 0

@@ -147,7 +147,7 @@ async def fire(url: str, users: int, requests: int, on_progress: Any = None) -> 
                         latencies.append(time.perf_counter() - started)
                         if answer.status == 401:
                             relogin.add(f"u{user}")
-                        elif answer.status == 200 and json.loads(text).get("user") != f"u{user}":
+                        elif answer.status == 200 and json.loads(text)["hh"].get("id") != f"u{user}":
                             wrong_user += 1
                         break
                 except (TimeoutError, aiohttp.ClientConnectionError):

@@ -116,14 +116,14 @@ class FakeHHApp:
         if path == "/oauth/authorize" and method == "GET":
             status, target = self.oauth.authorize({k: v[0] for k, v in query.items()})
             return (302, None, {"location": target}) if status == 302 else (400, {"error": target}, {})
+        if path.startswith("/_fake/"):
+            return self.control(method, path, body)
+        if not (headers.get("hh-user-agent") or headers.get("user-agent")):
+            return _errors(400, "bad_user_agent", "unset")  # token requests included, as at HH
         if path == "/token" and method == "POST":
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             status, answer = self.oauth.token(form)
             return status, answer, {}
-        if path.startswith("/_fake/"):
-            return self.control(method, path, body)
-        if not (headers.get("hh-user-agent") or headers.get("user-agent")):
-            return _errors(400, "bad_user_agent", "unset")
         if path == "/token" and method == "DELETE":
             if self.oauth.invalidate(headers.get("authorization")):
                 return 204, None, {}
@@ -139,9 +139,18 @@ class FakeHHApp:
             return _errors(404, "not_found", None)
         operation_id, template, params = route
         self.requests[f"{method} {template}"] += 1
+        authorization = headers.get("authorization")
+        user = self.oauth.user_of(authorization)
+        needed = token_needed(operation_id)
+        if needed == "user" and user is None:
+            return _errors(403, "oauth", "user_auth_expected")
+        if needed == "any" and authorization is None:
+            return _errors(403, "oauth", "bad_authorization")
         rejected = check_request(operation_id, query, headers, body)
         if rejected is not None:
             return rejected
+        if operation_id == "get-current-user-info" and user is not None:
+            return self.me(user)
         if operation_id == "get-vacancies":
             if self.faults.captcha_for_anonymous and "authorization" not in headers:
                 return (
@@ -171,6 +180,14 @@ class FakeHHApp:
         return self.from_spec(operation_id, query)
 
     # --- users and webhook subscriptions ------------------------------------------------------------------
+
+    def me(self, user: str) -> tuple[int, Any, dict[str, str]]:
+        """``GET /me``: the spec's profile, as the user the token belongs to (so a test sees whose token a
+        call carried)."""
+        status, body, headers = self.from_spec("get-current-user-info", {})
+        if isinstance(body, dict):
+            body = {**body, "id": user}
+        return status, body, headers
 
     def subscriptions(
         self, operation_id: str, authorization: str | None, params: dict[str, str], body: bytes
@@ -454,6 +471,30 @@ _SUBSCRIPTION_OPERATIONS = frozenset(
         "cancel-webhook-subscription",
     }
 )
+
+
+USER_TAGS = re.compile(
+    r"(applicant|employer|manager)_(?!auth$)|chats$|webhook|resume_|saved_resume_searches$"
+    r"|vacancy_(drafts|management)$|clickme_statistics$|salary_(bank|statistics)$"
+)
+APPLICATION_TAGS = re.compile(r"application_")
+"""Tags (English names from overlays/10-tag-names.yaml) saying who an operation acts for. The spec's security
+is one global scheme, so its tags are what tells: an operation all of whose tags are a user's (applicant,
+employer, manager...) needs a user's token (HH: ``403 oauth user_auth_expected``, an application token
+included); one whose tags are all a user's or an application's (``GET /me``) needs a token of either kind;
+one with any other tag (dictionaries, vacancy search...) is public."""
+
+
+def token_needed(operation_id: str) -> str | None:
+    """``"user"``, ``"any"`` or None (public): what token the operation needs."""
+    tags = registry()[operation_id].tags
+    if not tags:
+        return None
+    if all(USER_TAGS.match(tag) for tag in tags):
+        return "user"
+    if all(USER_TAGS.match(tag) or APPLICATION_TAGS.match(tag) for tag in tags):
+        return "any"
+    return None
 
 
 def check_request(
