@@ -105,12 +105,25 @@ def channel_of(request: httpx.Request) -> TokenChannel | None:
 class StaticToken(httpx.Auth):
     """A token you already have (a user's, or the application token shown at dev.hh.ru/admin)."""
 
+    one_header_flow = True
+    """Its flow sets ``header`` and sends once: ``HHClient`` does that itself, without running it (a
+    subclass that changes the flow is run as a flow)."""
+
     def __init__(self, access_token: str) -> None:
         self._header = f"Bearer {access_token}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = self._header  # one generator, not httpx's async one over the sync
+        yield request
+
+    @property
+    def header(self) -> str:
+        """The ``Authorization`` value it sends (``HHClient`` sets it without running the flow)."""
+        return self._header
 
     def __repr__(self) -> str:
         return "StaticToken(***)"
@@ -430,6 +443,9 @@ class AppToken(_TokenAuth):
         def usable(pair: TokenPair | None) -> bool:
             return pair is not None and (replacing is None or pair.access_token != replacing.access_token)
 
+        pair = self._pair
+        if replacing is None and pair is not None:
+            return pair  # the common case: no lock (taking it costs a trip through the event loop)
         async with self._lock:
             if self._pair is not None and usable(self._pair):
                 return self._pair

@@ -156,6 +156,7 @@ class HHClient(Operations):
         self.locale = locale
         self.drift = drift
         self._auth = auth
+        self._auth_header = _one_header(auth)
         debug_from_environment()
         self._events = Events(event_hooks)
         headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent}
@@ -231,6 +232,7 @@ class HHClient(Operations):
         view._view = True  # closing the view must not close the shared connections
         if auth is not _Keep.KEEP:
             view._auth = auth
+            view._auth_header = _one_header(auth)
         view._retry = retry or self._retry
         view._timeout = timeout if timeout is not None else self._timeout
         if timeout is not None:
@@ -420,9 +422,13 @@ class HHClient(Operations):
     async def _dispatch(self, request: httpx.Request) -> httpx.Response:
         """What httpx.AsyncClient.send does for our own stack, minus what HH's API never uses (cookies,
         redirects, event hooks), whose CPU per request ``benchmarks/client_cpu.py`` shows."""
-        if self._auth is None:
+        auth = self._auth
+        if auth is None:
             return await self._exchange(request)
-        flow = self._auth.async_auth_flow(request)
+        if self._auth_header is not None:  # a StaticToken's whole flow: one header, one exchange
+            request.headers["Authorization"] = self._auth_header
+            return await self._exchange(request)
+        flow = auth.async_auth_flow(request)
         try:
             request = await flow.__anext__()
             while True:
@@ -503,6 +509,15 @@ class HHClient(Operations):
         if self.drift is not None:
             self.drift.observe(parsed)
         return parsed
+
+
+def _one_header(auth: httpx.Auth | None) -> str | None:
+    """The ``Authorization`` value of an auth whose whole flow is setting it (``StaticToken`` itself, not
+    a subclass that may change the flow), else None."""
+    if auth is None or not type(auth).__dict__.get("one_header_flow", False):
+        return None
+    header = getattr(auth, "header", None)
+    return header if isinstance(header, str) else None
 
 
 def _json(response: httpx.Response, what: str) -> Any:

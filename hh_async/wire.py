@@ -48,22 +48,34 @@ def build(
 ) -> Parts:
     """The request for ``operation`` called with ``arguments``; ``extra_*`` add what the spec does not
     (yet) describe, e.g. a parameter HH started requiring before its spec listed it."""
+    plan = _plan(operation)
     path_values: dict[str, str] = {}
     query: list[tuple[str, Any]] = []
     headers: dict[str, str] = {}
-    for parameter in operation.parameters:
-        value = arguments.get(parameter.python_name)
-        if _absent(value):
-            if parameter.required:
-                raise TypeError(f"{operation.function}() needs {parameter.python_name}; got None")
-            continue
-        if parameter.location == "path":
-            path_values[parameter.name] = _path_segment(operation, parameter, value)
-        elif parameter.location == "query":
-            query.append((parameter.name, value))
+    index = plan.index
+    given = [
+        (index[key], value)
+        for key, value in arguments.items()
+        if value is not None and key in index and not isinstance(value, Unset)
+    ]  # the facade passes every parameter, most of them UNSET: only the given ones go on
+    for required in plan.required:
+        if _absent(arguments.get(required)):
+            raise TypeError(f"{operation.function}() needs {required}; got None")
+    given.sort(key=_position)  # in the spec's order, whatever the caller's
+    for (_, parameter, name, location), value in given:
+        if location == "query":
+            query.append((name, value))
+        elif location == "path":
+            path_values[name] = _path_segment(operation, parameter, value)
         else:
-            headers[parameter.name] = primitive(plain(value))
-    path = _PLACEHOLDER.sub(lambda m: path_values[m.group(1)], operation.path)
+            headers[name] = primitive(plain(value))
+    if plan.path_names:
+        pieces = plan.path_pieces.copy()
+        for at, name in plan.path_names:
+            pieces[at] = path_values[name]
+        path = "".join(pieces)
+    else:
+        path = operation.path
     if extra_query:
         query += extra_query.items()
     if query:
@@ -97,6 +109,42 @@ def build(
         else:
             parts.form = {k: primitive(v) for k, v in data.items() if v is not None}
     return parts
+
+
+@attrs.frozen
+class _Plan:
+    """What ``build`` reads of an operation on every call, worked out once."""
+
+    index: Mapping[str, tuple[int, Parameter, str, str]]
+    """Python name -> the parameter's position in the spec, itself, its wire name and location."""
+    required: tuple[str, ...]
+    """Python names of the required parameters, in the spec's order."""
+    path_pieces: list[str]
+    """The path template cut at its placeholders (``/areas/``, ``{area_id}``...)."""
+    path_names: tuple[tuple[int, str], ...]
+    """Where each placeholder is in ``path_pieces``, and its name."""
+
+
+_plans: dict[int, tuple[Operation, _Plan]] = {}
+
+
+def _position(item: tuple[tuple[int, Parameter, str, str], Any]) -> int:
+    return item[0][0]
+
+
+def _plan(operation: Operation) -> _Plan:
+    known = _plans.get(id(operation))
+    if known is not None and known[0] is operation:
+        return known[1]
+    pieces = _PLACEHOLDER.split(operation.path)  # literal, name, literal, name, ..., literal
+    plan = _Plan(
+        {p.python_name: (i, p, p.name, p.location) for i, p in enumerate(operation.parameters)},
+        tuple(p.python_name for p in operation.parameters if p.required),
+        pieces,
+        tuple((at, pieces[at]) for at in range(1, len(pieces), 2)),
+    )
+    _plans[id(operation)] = (operation, plan)
+    return plan
 
 
 def plain(value: Any) -> Any:

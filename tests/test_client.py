@@ -419,3 +419,26 @@ def test_a_whole_body_read_the_short_way_leaves_the_response_as_read_does(encodi
     for response in (ours, theirs):
         with pytest.raises(httpx.StreamConsumed):
             list(response.iter_raw())
+
+
+async def test_a_static_tokens_header_is_set_without_its_flow_but_a_subclass_flow_runs() -> None:
+    class Signed(StaticToken):
+        def auth_flow(self, request: httpx.Request) -> Any:
+            request.headers["Authorization"] = "Signed X"
+            request.headers["X-Signature"] = "abc"
+            yield request
+
+        async def async_auth_flow(self, request: httpx.Request) -> Any:
+            for step in self.auth_flow(request):
+                yield step
+
+    with respx.mock(base_url=API) as router:
+        route = router.get("/me").respond(200, json={})
+        async with hh(auth=StaticToken("T0KEN")) as client:
+            await client.request("GET", "/me", headers={"Authorization": "Bearer other"})
+            await client.with_options(auth=Signed("T0KEN")).request("GET", "/me")
+            await client.with_options(auth=None).request("GET", "/me")
+    first, second, third = (call.request.headers for call in route.calls)
+    assert first.get_list("Authorization") == ["Bearer T0KEN"]  # the token wins, as its flow would have it
+    assert (second["Authorization"], second["X-Signature"]) == ("Signed X", "abc")
+    assert "Authorization" not in third
