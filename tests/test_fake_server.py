@@ -291,3 +291,14 @@ async def test_what_the_spec_lacks_reaches_the_fake_with_auth_and_typed_errors(s
             await hh.request("GET", "/not/in/the/spec", params={"q": "1"})
     assert server.app.received[-1][:2] == ("GET", "/not/in/the/spec")
     assert raised.value.request_id and raised.value.request_id.startswith("fake-")
+
+
+def test_the_fakes_vacancies_keep_every_promise_of_the_spec(server: FakeHH) -> None:
+    """What HH would send: a user's tests against the fake must not pass on bodies HH never sends."""
+    from hh_async.validation import validate
+
+    with httpx.Client(base_url=server.url, headers={"User-Agent": UA}) as http:
+        page = http.get("/vacancies", params={"per_page": 20}).json()
+        vacancy = http.get(f"/vacancies/{page['items'][0]['id']}").json()
+    assert [str(v) for v in validate(page, "get-vacancies")] == []
+    assert [str(v) for v in validate(vacancy, "get-vacancy")] == []

@@ -171,7 +171,7 @@ class FakeHHApp:
             index = self.dataset.index(params["vacancy_id"])
             if index is None:
                 return _errors(404, "not_found", None)
-            return 200, self.dataset.vacancy(index, self.base_url), {}
+            return 200, self.dataset.vacancy(index, self.base_url, full=True), {}
         if operation_id in _SUBSCRIPTION_OPERATIONS:
             return self.subscriptions(operation_id, headers.get("authorization"), params, body)
         if operation_id == "get-collection-negotiations-list":

@@ -141,13 +141,15 @@ class Dataset:
             raise KeyError(f"no vacancy {ident}")
         return self._published[index]
 
-    def vacancy(self, index: int, base_url: str) -> dict[str, Any]:
+    def vacancy(self, index: int, base_url: str, *, full: bool = False) -> dict[str, Any]:
+        """A vacancy as HH lists it in a search (every field its spec requires), or with ``full`` as
+        ``GET /vacancies/{id}`` gives it: what ``hh_async.validation`` finds complete."""
         ident = self.ident(index)
         area_id, area_name = AREAS[self._areas[index]]
         employer_id, employer_name = EMPLOYERS[self._employers[index]]
         published = hh_time(datetime.fromtimestamp(self._published[index], MSK))
         salary = self._salaries[index]
-        return {
+        item: dict[str, Any] = {
             "id": ident,
             "name": TITLES[self._titles[index]],
             "area": {"id": area_id, "name": area_name, "url": f"{base_url}/areas/{area_id}"},
@@ -166,4 +168,40 @@ class Dataset:
             "archived": index in self._archived,
             "url": f"{base_url}/vacancies/{ident}",
             "alternate_url": f"https://hh.ru/vacancy/{ident}",
+            "apply_alternate_url": f"https://hh.ru/applicant/vacancy_response?vacancyId={ident}",
+            "department": None,
+            "has_test": False,
+            "response_letter_required": False,
+            "accept_incomplete_resumes": True,
+            "relations": [],
+            "professional_roles": [{"id": "96", "name": "Программист, разработчик"}],
+            "salary_range": None
+            if salary is None
+            else {
+                "from": salary,
+                "to": None,
+                "currency": "RUR",
+                "gross": False,
+                "mode": {"id": "MONTH", "name": "За месяц"},
+            },
         }
+        if not full:
+            item["snippet"] = {
+                "requirement": "Опыт работы с Python.",
+                "responsibility": "Разработка сервисов.",
+            }
+            return item
+        item.update(
+            description="<p>Разработка сервисов на Python.</p>",
+            key_skills=[{"name": "Python"}],
+            accept_handicapped=False,
+            accept_kids=False,
+            experience={"id": "between1And3", "name": "От 1 года до 3 лет"},
+            initial_created_at=published,
+            billing_type={"id": "standard", "name": "Стандарт"},
+            allow_messages=True,
+            premium=False,
+            driver_license_types=[],
+            approved=True,
+        )
+        return item
