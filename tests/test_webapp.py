@@ -14,3 +14,18 @@ def test_every_user_is_refreshed_once_across_worker_processes() -> None:
     assert result["relogin_users"] == []
     assert result["wrong_user"] == 0  # each answer is the profile HH gave for that very user's token
     assert result["locks_held_after_run"] == 0
+
+
+def test_webhooks_are_handled_once_each_though_a_worker_is_killed() -> None:
+    """HH's deliveries, duplicated, lost and reordered, reach the app's workers; one worker is SIGKILLed
+    mid-run and restarted by uvicorn: every event is acknowledged and handled exactly once."""
+    events = 400
+    result = loadrun.run_webhooks(workers=2, events=events, kill_one=True)
+    assert result["killed_worker"] is not None and result["settled"]
+    assert result["acked"] == events and result["undelivered"] == 0
+    assert result["attempts"].get("duplicate", 0) > 0  # HH's duplicates happened, and were answered 409
+    assert (result["handled_once"], result["handled_twice_or_more"], result["never_handled"]) == (
+        events,
+        0,
+        0,
+    )

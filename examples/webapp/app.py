@@ -22,6 +22,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import redis.asyncio as aioredis
@@ -55,6 +56,7 @@ class Settings:
     token_url: str = ""  # empty: <base_url>/token, where HH serves it
     rate: float = 8.0  # requests per second to HH, for all workers together (HH allows about 10 per IP)
     concurrency: int = 20  # requests to HH in flight at once, all workers together
+    claim_idle: float = 60.0  # seconds before another worker takes over the events of one that died
     prefix: str = "webapp"
 
     @classmethod
@@ -78,6 +80,7 @@ class Settings:
             token_url=env.get("HH_TOKEN_URL", ""),
             rate=float(env.get("HH_RATE", cls.rate)),
             concurrency=int(env.get("HH_CONCURRENCY", cls.concurrency)),
+            claim_idle=float(env.get("WEBAPP_CLAIM_IDLE", cls.claim_idle)),
             prefix=env.get("WEBAPP_PREFIX", cls.prefix),
         )
 
@@ -87,8 +90,8 @@ class Settings:
 
 
 async def handle_event(event: WebhookEvent) -> None:
-    """What the app does with an HH event, after HH got its answer: here, log it. A real app updates its
-    own data; an exception here is retried, then the event goes to the dead-letter stream."""
+    """What the app does with an HH event, after HH got its answer: here, log it (a real app fetches what
+    changed, for the user). An exception here is retried, then the event goes to the dead-letter stream."""
     log.info("HH event %s %s for user %s", event.id, event.action_type, event.user_id)
 
 
@@ -104,6 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def store_for(user_id: str) -> RedisTokenStore:
         """Where a user's token pair lives: one Redis key per user, with its refresh lock beside it."""
         return RedisTokenStore.for_user(redis, user_id, prefix=f"{settings.prefix}:tokens")
+
+    def record_handled(pipe: Any, event: WebhookEvent) -> None:
+        """Counted in the same transaction as the event's acknowledgement: each event once, even when a
+        worker dies as its handler returns (what the app's own bookkeeping should do the same way)."""
+        pipe.hincrby(f"{settings.prefix}:handled", event.id, 1)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +132,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 store_for,
                 token_url=settings.token_endpoint,
             )
-            tasks.start_soon(Worker(queue, handle_event, concurrency=16).run)
+            worker = Worker(
+                queue,
+                handle_event,
+                concurrency=16,
+                claim_idle=settings.claim_idle,
+                on_done=record_handled,
+            )
+            tasks.start_soon(worker.run)
             try:
                 yield
             finally:

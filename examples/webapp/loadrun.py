@@ -2,12 +2,18 @@
 uvicorn with several worker processes, and many users whose tokens have expired.
 
     python examples/webapp/loadrun.py --workers 4 --users 1000 --requests 10000 [--kill-one]
+    python examples/webapp/loadrun.py --workers 4 --webhooks 10000 [--kill-one]
 
 Every user's access token has expired at the fake, so the first request of each user makes the app
 refresh it: exactly one refresh per user must reach the fake's token endpoint, however the requests spread
 over the workers, and every request must be answered for its own user. ``--kill-one`` SIGKILLs one worker
 mid-run: requests it held fail at the socket and are sent again (uvicorn starts a new worker); the run
 counts users who lost their session (their refresh was spent at HH but never saved) and locks left held.
+
+``--webhooks N``: the fake subscribes the app (through ``ensure_subscription``, as a user) and delivers N
+events as HH does (10% sent twice, 5% of attempts lost, some out of order, retries); each must be handled
+exactly once by the app's workers, and the fake reports how fast the app acknowledged (HH waits 2 s).
+With ``--kill-one`` a worker is SIGKILLed a third of the way in, and its events must still be handled.
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def app_server(redis_url: str, hh_url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def app_server(
+    redis_url: str, hh_url: str, workers: int, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The example app under ``uvicorn --workers``; yields its URL once it answers, and the supervisor."""
     port = _free_port()
     env = {
@@ -63,6 +71,8 @@ def app_server(redis_url: str, hh_url: str, workers: int) -> Iterator[tuple[str,
         "HH_RATE": "0",  # the fake is local: no pacing, and a cap (shared by all workers) the fake can take
         "HH_CONCURRENCY": "64",
         "WEBAPP_PREFIX": PREFIX,
+        "WEBAPP_CLAIM_IDLE": "5",  # a killed worker's events are taken over after 5 s (default 60)
+        **settings,
     }
     command = [
         sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "--factory", "app:create_app",
@@ -205,6 +215,66 @@ def run(workers: int, users: int, requests: int, kill_one: bool = False) -> dict
         return result
 
 
+async def handled(redis_url: str, emitted: list[str], timeout: float) -> dict[str, int]:
+    """Wait (up to ``timeout``) until the app's workers handled every emitted event; count how often each
+    was handled (recorded in the acknowledgement's transaction: see ``record_handled`` in app.py)."""
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while await redis.hlen(f"{PREFIX}:handled") < len(emitted) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)  # polling a condition (all handled), not timing a result
+        raw = await redis.hgetall(f"{PREFIX}:handled")
+    finally:
+        await redis.aclose()
+    counts = {key.decode(): int(value) for key, value in raw.items()}
+    return {
+        "handled_once": sum(counts.get(event) == 1 for event in emitted),
+        "handled_twice_or_more": sum(counts.get(event, 0) > 1 for event in emitted),
+        "never_handled": sum(event not in counts for event in emitted),
+    }
+
+
+async def subscribe(hh_url: str, fake: FakeHH, target: str) -> None:
+    """The employer subscribes the app's endpoint, as the app would for a user who logged in."""
+    from hh_async import HHClient, StaticToken
+    from hh_async.webhooks import ensure_subscription
+
+    token = fake.oauth.issue_user_token(CLIENT_ID, "employer-1")["access_token"]
+    async with HHClient(user_agent="webapp-load/1.0 (load@example.com)", base_url=hh_url) as hh:
+        await ensure_subscription(
+            hh.with_options(auth=StaticToken(token)), target, ["NEW_NEGOTIATION_VACANCY"]
+        )
+
+
+def run_webhooks(workers: int, events: int, kill_one: bool = False, timeout: float = 600.0) -> dict[str, Any]:
+    from hh_async.testing import DeliveryPolicy
+    from hh_async.testing.webhooks import summary
+
+    policy = DeliveryPolicy(
+        duplicate_rate=0.1, fail_rate=0.05, reorder_rate=0.2, time_scale=0.001, concurrency=64, seed=1
+    )
+    with (
+        redis_server() as redis_url,
+        FakeHH(clients={CLIENT_ID: CLIENT_SECRET}, vacancies=10, webhooks=policy) as fake,
+        app_server(redis_url, fake.url, workers) as (url, supervisor),
+    ):
+        asyncio.run(subscribe(fake.url, fake, f"{url}/webhooks/hh"))
+        started = time.perf_counter()
+        emitted: list[str] = []
+        killed = None
+        for index in range(events):
+            emitted += fake.app.add_negotiation("100001", users=["employer-1"])[1]
+            if kill_one and killed is None and index >= events // 3:
+                killed = worker_pids(supervisor.pid)[0]
+                os.kill(killed, signal.SIGKILL)
+        settled = fake.app.webhooks.wait_settled(timeout)
+        result: dict[str, Any] = {**summary(fake.app.webhooks), "settled": settled}
+        result.update(asyncio.run(handled(redis_url, emitted, timeout)))
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        result["killed_worker"] = killed
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,8 +283,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--kill-one", action="store_true", help="SIGKILL one worker a third of the way in")
+    parser.add_argument("--webhooks", type=int, metavar="N", help="deliver N webhook events instead")
     args = parser.parse_args()
-    result = run(args.workers, args.users, args.requests, args.kill_one)
+    if args.webhooks:
+        result = run_webhooks(args.workers, args.webhooks, args.kill_one)
+    else:
+        result = run(args.workers, args.users, args.requests, args.kill_one)
     for key, value in result.items():
         shown = value if not isinstance(value, list) or len(value) < 20 else f"{len(value)} users"
         print(f"{key:>22}: {shown}")
