@@ -112,7 +112,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),  # httpx has quoted it already
+                _yarl_url(request.url),
                 headers=request.headers.multi_items(),
                 data=body,
                 allow_redirects=False,
@@ -153,6 +153,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 await session.close()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+
+def _yarl_url(url: httpx.URL) -> yarl.URL:
+    """The same URL for aiohttp, escaped already (httpx quoted it): built from httpx's parsed parts rather
+    than printed and parsed again; a URL with credentials or an IPv6 host goes the long way."""
+    parts = getattr(url, "_uri_reference", None)
+    try:
+        if parts is not None and not parts.userinfo and ":" not in parts.host and not parts.fragment:
+            return yarl.URL.build(
+                scheme=parts.scheme,
+                host=parts.host,
+                port=parts.port,
+                path=parts.path,
+                query_string=parts.query or "",
+                encoded=True,
+            )
+    except (AttributeError, TypeError, ValueError):  # another httpx's insides: the long way
+        pass
+    return yarl.URL(str(url), encoded=True)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -177,11 +177,19 @@ def query_string(pairs: Any) -> str:
     """``area=1&area=2&only_with_salary=true``: lists repeat the key, booleans are lower case, None is
     empty; everything but unreserved characters percent-escaped (as httpx encodes ``params=``)."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
-    encoded = []
+    encoded: list[str] = []
+    add = encoded.append
     for key, value in items:
-        value = plain(value)
-        for item in value if isinstance(value, list) else (value,):
-            encoded.append(f"{_quote(key)}={_quote(primitive(item))}")
+        name = _quote(key)
+        kind = type(value)
+        if kind is str:  # the common cases first: a text, a number (its digits need no escaping)
+            add(f"{name}={_quote(value)}")
+        elif kind is int:
+            add(f"{name}={value}")
+        else:
+            value = plain(value)
+            for item in value if isinstance(value, list) else (value,):
+                add(f"{name}={_quote(primitive(item))}")
     return "&".join(encoded)
 
 

@@ -148,3 +148,29 @@ async def test_the_client_works_under_asyncio_and_trio_alike(anyio_backend: str)
         assert page.found == 50 and len(page.items) == 20
         assert [v.id for v in page.items] == [v.id for v in again.items]
         assert (transport._fallback is not None) == (anyio_backend == "trio")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/areas/1?host=hh.ru&locale=RU",
+        "https://api.hh.ru/vacancies?text=%D0%BF%20x&area=1&area=2",
+        "https://api.hh.ru",
+        "https://api.hh.ru/me?",
+        "http://[::1]:8080/x?y=1",
+        "http://user:pass@h.example/x",
+        "https://API.hh.ru:443/a%2Fb/c",
+        "https://пример.рф/путь?q=ы",
+        "http://h.example/a#frag",
+    ],
+)
+def test_the_url_aiohttp_gets_is_the_one_httpx_prints(url: str) -> None:
+    import yarl
+
+    from hh_async.aiohttp_transport import _yarl_url
+
+    given = httpx.URL(url)
+    ours, printed = _yarl_url(given), yarl.URL(str(given), encoded=True)
+    assert ours == printed and str(ours) == str(printed)
+    for part in ("raw_path_qs", "raw_host", "port", "scheme", "raw_user", "raw_password", "raw_fragment"):
+        assert getattr(ours, part) == getattr(printed, part), part
