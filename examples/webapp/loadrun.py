@@ -112,7 +112,12 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 def worker_pids(supervisor: int) -> list[int]:
     import psutil
 
-    return [child.pid for child in psutil.Process(supervisor).children()]
+    # uvicorn's workers are multiprocessing children; the supervisor's resource tracker is one too.
+    return [
+        child.pid
+        for child in psutil.Process(supervisor).children()
+        if any("spawn_main" in part for part in child.cmdline())
+    ]
 
 
 async def seed(redis_url: str, fake: FakeHH, users: int) -> None:
