@@ -157,7 +157,7 @@ def worth_reading(response: httpx.Response) -> bool:
     that what cannot be kept (a search page) costs nothing more."""
     if response.status_code != 200:
         return False
-    return any(name.lower() in _CACHING_HEADERS for name, _ in response.headers.raw)
+    return any(name in _CACHING_HEADERS for _, name, _ in response.headers._list)  # names lower-cased
 
 
 def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> CacheEntry | None:

@@ -44,14 +44,22 @@ def _token_hash(authorization: bytes) -> str:
     return hashlib.sha256(authorization).hexdigest()
 
 
-def _key(url: str, token_hash: str | None) -> str:
-    return url if token_hash is None else f"{url} {token_hash}"
+def _key(url: httpx.URL, host: bytes | None, token_hash: str | None) -> str:
+    # The Host header (httpx always sets one) and the raw path: cheaper than the whole URL as a string.
+    where = f"{url.scheme}://{host.decode('latin-1') if host else url.netloc.decode('ascii')}"
+    key = where + url.raw_path.decode("ascii")
+    return key if token_hash is None else f"{key} {token_hash}"
 
 
 def cache_key(request: httpx.Request) -> str:
     """The URL, and for a request with a token a hash of it (never the token)."""
     authorization = request.headers.get("authorization")
-    return _key(str(request.url), None if authorization is None else _token_hash(authorization.encode()))
+    host = request.headers.get("host")
+    return _key(
+        request.url,
+        None if host is None else host.encode("latin-1"),
+        None if authorization is None else _token_hash(authorization.encode("latin-1")),
+    )
 
 
 class CacheTransport(httpx.AsyncBaseTransport):
@@ -77,11 +85,13 @@ class CacheTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
             return await self.transport.handle_async_request(request)
-        # One pass over the headers (each lookup by name would be one more): every GET pays for it.
-        asked = authorization = None
-        for name, value in request.headers.raw:
-            name = name.lower()
-            if name == b"cache-control":
+        # One pass over the headers, as httpx keeps them (names lower-cased already): every GET pays for
+        # it, so no lookup by name (each one a pass) and no copy (``headers.raw``).
+        asked = authorization = host = None
+        for _, name, value in request.headers._list:
+            if name == b"host":
+                host = value
+            elif name == b"cache-control":
                 asked = value
             elif name == b"authorization":
                 authorization = value
@@ -101,7 +111,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
                 if len(self._hashes) >= 1024:  # a web app's users come and go: keep the memo small
                     self._hashes.clear()
                 hashed = self._hashes[authorization] = _token_hash(authorization)
-        key = _key(str(request.url), hashed)
+        key = _key(request.url, host, hashed)
         entry = await self._get(key)
         if entry is not None and entry.matches(request):
             if not revalidate and entry.is_fresh(self._clock()):
@@ -109,6 +119,8 @@ class CacheTransport(httpx.AsyncBaseTransport):
             if entry.etag is not None:
                 return await self._revalidate(request, key, entry)
         response = await self.transport.handle_async_request(request)
+        if entry is None and not worth_reading(response):
+            return response  # the common case (a search, a vacancy): nothing more to do
         return await self._keep(request, key, response, replacing=entry is not None)
 
     async def _revalidate(self, request: httpx.Request, key: str, entry: CacheEntry) -> httpx.Response:
