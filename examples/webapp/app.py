@@ -5,7 +5,7 @@ for the logged-in user, and HH's webhooks, all of it safe under several uvicorn 
     HH_REDIRECT_URI=http://127.0.0.1:8000/callback HH_USER_AGENT="MyApp/1.0 (me@example.com)" \\
     uvicorn --app-dir examples/webapp --factory app:create_app --workers 4
 
-Against the offline fake HH instead of hh.ru: ``python examples/webapp/run_fake.py`` (see README).
+Against the offline fake HH instead of hh.ru: ``python examples/webapp/serve_fake.py`` (see README).
 
 One ``HHClient`` per worker process serves every user: each request takes a per-user view
 (``hh.with_options(auth=...)``, microseconds) over the worker's one connection pool; the request rate to HH
