@@ -147,6 +147,16 @@ async def test_an_entry_gone_stale_is_revalidated_then_fresh_again(anyio_backend
 
 
 @pytest.mark.anyio
+async def test_an_etag_without_max_age_is_revalidated_every_time(anyio_backend: str) -> None:
+    app = fake_hh(max_age=None)  # some of HH's answers carry a tag and no freshness
+    async with client(stack(app)) as hh:
+        first = await hh.get_dictionaries()
+        assert await hh.get_dictionaries() == first
+        assert await hh.get_dictionaries() == first
+    assert [s.status for s in app.sent] == [200, 304, 304]
+
+
+@pytest.mark.anyio
 async def test_a_changed_resource_is_fetched_again_and_kept_with_its_new_tag(anyio_backend: str) -> None:
     app = fake_hh(max_age=0)
     async with client(stack(app)) as hh:

@@ -32,6 +32,8 @@ DICTIONARY_PATHS = (
 
 
 class Sent(NamedTuple):
+    """One answer on a cached path: its status and body size (-1 for an error passed on unmeasured)."""
+
     path: str
     status: int
     body_bytes: int
@@ -55,6 +57,8 @@ class ETagMiddleware:
         self._versions[path] += 1
 
     def __getattr__(self, name: str) -> Any:  # the wrapped app's state (dataset, faults...) stays reachable
+        if name == "app":  # not set yet: no endless lookup
+            raise AttributeError(name)
         return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
