@@ -311,6 +311,21 @@ async def test_a_call_cancelled_anywhere_leaves_a_cache_that_still_works(
 
 
 @pytest.mark.anyio
+async def test_a_truncated_answer_with_a_matching_length_is_not_kept(anyio_backend: str) -> None:
+    """A proxy cut the JSON and fixed the length: the call fails once, and only once."""
+    app = fake_hh()
+    faults = app.faults
+    faults.kinds, faults.routes, faults.rate = ("truncate",), "^/dictionaries$", 1.0
+    async with client(stack(app)) as hh:
+        with pytest.raises(HHError):
+            await hh.get_dictionaries()
+        faults.rate = 0.0
+        first = await hh.get_dictionaries()
+        assert await hh.get_dictionaries() == first
+    assert [(s.status, s.body_bytes > 0) for s in app.sent] == [(200, True), (200, True)]
+
+
+@pytest.mark.anyio
 async def test_concurrent_identical_requests_all_get_the_answer(anyio_backend: str) -> None:
     app = fake_hh()
     results: list[Any] = []

@@ -16,6 +16,8 @@ from email.utils import parsedate_to_datetime
 import attrs
 import httpx
 
+from ..jsonlib import loads
+
 # Not kept: what describes the bytes on the wire (the body is kept decoded) or belongs to one connection.
 _UNSTORED = frozenset(
     {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "set-cookie"}
@@ -160,10 +162,21 @@ def worth_reading(response: httpx.Response) -> bool:
     return any(name in _CACHING_HEADERS for _, name, _ in response.headers._list)  # names lower-cased
 
 
+def _whole_json(content_type: str | None, content: bytes) -> bool:
+    """Does a JSON answer decode? Paid once per answer kept (dictionaries, every 20 minutes or so)."""
+    if content_type is None or "json" not in content_type:
+        return True
+    try:
+        loads(content)
+    except ValueError:
+        return False
+    return True
+
+
 def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> CacheEntry | None:
     """The entry to keep for a 200 whose body has been read, or None when it must not or need not be
-    kept: ``no-store``, ``Vary: *``, a body shorter than announced, or neither a validator nor a
-    freshness lifetime (nothing to gain by keeping it)."""
+    kept: ``no-store``, ``Vary: *``, a body shorter than announced or JSON that does not decode, or
+    neither a validator nor a freshness lifetime (nothing to gain by keeping it)."""
     headers = response.headers
     if response.status_code != 200 or "no-store" in directives(headers.get("cache-control")):
         return None
@@ -174,6 +187,8 @@ def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> C
     announced = _seconds(headers.get("content-length"))
     if "content-encoding" not in headers and announced is not None and announced != len(content):
         return None  # cut short somewhere below: never keep a truncated body
+    if not _whole_json(headers.get("content-type"), content):
+        return None  # cut short with a length to match (a proxy's doing): kept, it would fail every call
     etag = headers.get("etag")
     fresh_for = lifetime(headers)
     if etag is None and fresh_for <= 0:
