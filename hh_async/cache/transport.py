@@ -217,12 +217,14 @@ class CacheTransport(httpx.AsyncBaseTransport):
 
 def _whole(request: httpx.Request, response: httpx.Response, how: str) -> httpx.Response:
     """A response whose body was read (and decoded) here, as a new one that can be read again."""
+    content = response.content
     headers = [(n, v) for n, v in response.headers.multi_items() if n not in _ON_THE_WIRE]
+    headers.append(("content-length", str(len(content))))
     extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
     return httpx.Response(
         response.status_code,
         headers=headers,
-        content=response.content,
+        stream=httpx.ByteStream(content),
         request=request,
         extensions={**extensions, "hh_cache": how},
     )
