@@ -8,8 +8,10 @@ what the server sent (``ETagMiddleware.sent``), not what the client says it did.
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,7 +19,15 @@ import httpx
 import pytest
 
 from hh_async import HHClient, RetryPolicy, StaticToken, Throttle
-from hh_async.cache import CacheEntry, CacheStorage, CacheTransport, MemoryCacheStorage, cache_key, with_cache
+from hh_async.cache import (
+    CacheEntry,
+    CacheStorage,
+    CacheTransport,
+    FileCacheStorage,
+    MemoryCacheStorage,
+    cache_key,
+    with_cache,
+)
 from hh_async.cache.entry import lifetime
 from hh_async.errors import HHError
 from hh_async.retry import RetryTransport
@@ -653,6 +663,57 @@ async def test_the_fake_answers_if_none_match_as_hh_does(anyio_backend: str) -> 
         search = await http.get("/vacancies", headers=headers)
         assert search.status_code == 200 and "etag" not in search.headers
     assert list(_sent_statuses(app)) == [200, 304, 304, 304, 304, 200]
+
+
+# --- kept in files, across runs ------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_files_keep_answers_for_the_next_run(anyio_backend: str, tmp_path: Path) -> None:
+    app, clock = fake_hh(), FakeClock()
+    token = app_token(app, "app-a")
+    for _ in range(2):  # two runs of a program: a new client, a new storage object, the same directory
+        storage = FileCacheStorage(tmp_path / "cache")
+        async with client(stack(app, clock=clock, storage=storage), StaticToken(token)) as hh:
+            answers = [await hh.get_dictionaries(), await hh.get_dictionaries()]
+        assert answers[0] == answers[1]
+    assert [s.status for s in app.sent] == [200]  # the second run found the first one's answer, fresh
+    (kept,) = (tmp_path / "cache").iterdir()
+    assert "dictionaries" not in kept.name and token not in kept.read_bytes().decode("latin-1")
+    assert kept.read_bytes().startswith(b'{"status":200')
+
+
+@pytest.mark.anyio
+async def test_files_keep_at_most_max_entries_and_ignore_what_is_not_theirs(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    storage = FileCacheStorage(tmp_path, max_entries=2)
+    entry = CacheEntry(200, (), b"{}", '"x"', 0.0)
+    for number, key in enumerate("abc"):
+        await storage.set(key, entry)
+        os.utime(storage._path(key), (number, number))  # written one after the other
+    assert [await storage.get(k) is not None for k in "abc"] == [False, True, True]
+    storage._path("b").write_bytes(b"garbage")
+    assert await storage.get("b") is None
+    await storage.delete("c")
+    await storage.delete("c")  # gone already: nothing to do
+    assert await storage.get("c") is None and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.anyio
+async def test_a_directory_that_cannot_be_written_makes_an_empty_cache(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    storage = FileCacheStorage(tmp_path / "a-file" / "cache")
+    transport = CacheTransport(answering(ok(etag='"x"'), ok(etag='"x"')), storage)
+    assert (await get(transport)).status_code == 200
+    assert (await get(transport)).status_code == 200
+
+
+def test_file_storage_refuses_a_bad_size() -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        FileCacheStorage("somewhere", max_entries=0)
 
 
 # --- kept in Redis, shared by processes (redis-py's asyncio client: asyncio only) -----------------------
