@@ -240,8 +240,8 @@ def with_cache(transport: httpx.AsyncBaseTransport, cache: bool | CacheStorage) 
     if isinstance(cache, CacheStorage):
         return CacheTransport(transport, cache)
     raise TypeError(
-        f"cache must be True, False or a CacheStorage (MemoryCacheStorage, RedisCacheStorage), "
-        f"got {type(cache).__name__}"
+        f"cache must be True, False or a CacheStorage (MemoryCacheStorage, FileCacheStorage, "
+        f"RedisCacheStorage), got {type(cache).__name__}"
     )
 
 
