@@ -17,6 +17,7 @@ from types import TracebackType
 
 from .app import FakeHHApp, InjectedDrop
 from .dataset import Dataset
+from .etag import ETagMiddleware
 from .faults import Faults
 from .oauth import Clock, OAuthServer
 from .webhooks import DeliveryPolicy
@@ -57,6 +58,9 @@ class FakeHH:
         self.app = FakeHHApp(self.dataset, self.oauth, self.faults)
         if webhooks is not None:  # how it delivers webhooks: duplicates, losses, order, time scale
             self.app.webhooks.configure(webhooks)
+        self.etags = ETagMiddleware(self.app)
+        """HH's ETag/304 on its dictionaries: ``etags.sent`` lists what went out, ``etags.touch(path)``
+        changes a resource."""
         self._bind = (host, port)
         self._thread: threading.Thread | None = None
         self._server: object = None
@@ -72,8 +76,9 @@ class FakeHH:
         host, port = sock.getsockname()
         self.url = f"http://{host}:{port}"
         self.app.base_url = self.url
+        self.etags.app = self.app  # what serves now: a test may have wrapped the app in the meantime
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
+            self.etags, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
         )
         server = uvicorn.Server(config)
         started = threading.Event()
