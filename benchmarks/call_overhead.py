@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from hh_async import HHClient, RetryPolicy, Throttle
+from hh_async import AppToken, HHClient, RetryPolicy, StaticToken, Throttle
+from hh_async.tokens import MemoryTokenStore, TokenPair
 
 BODY = json.dumps({"id": "1", "name": "Москва", "parent_id": None, "areas": []}).encode()
 
@@ -46,8 +47,22 @@ async def per_call(call: Callable[[], Awaitable[object]], calls: int, concurrenc
     return (time.process_time() - started) / (each * concurrency)
 
 
+def make_auth(kind: str) -> httpx.Auth | None:
+    """The same kind of auth for both clients: none, a static token, or an application token already
+    obtained (what a scraper's calls carry after the first)."""
+    if kind == "static":
+        return StaticToken("TOKEN")
+    if kind == "app":
+        return AppToken("client", "secret", MemoryTokenStore(TokenPair("TOKEN")))
+    return None
+
+
+AUTH = "none"
+
+
 async def plain_httpx(calls: int, concurrency: int) -> float:
-    async with httpx.AsyncClient(base_url="https://api.hh.ru", transport=Instant()) as http:
+    auth = make_auth(AUTH)
+    async with httpx.AsyncClient(base_url="https://api.hh.ru", transport=Instant(), auth=auth) as http:
 
         async def call() -> object:
             return json.loads((await http.get("/areas/1")).content)
@@ -61,6 +76,7 @@ async def hh_client(calls: int, concurrency: int) -> float:
         throttle=Throttle(rate=None, concurrency=concurrency),
         retry=RetryPolicy(),
         transport=Instant(),
+        auth=make_auth(AUTH),
     ) as hh:
         return await per_call(lambda: hh.get_areas_from_specified(area_id="1"), calls, concurrency)
 
@@ -73,8 +89,14 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["httpx", "hh"], help="run one client (for callgrind: instructions of one path)"
     )
+    parser.add_argument("--auth", choices=["none", "static", "app"], default="none")
     args = parser.parse_args()
-    print(f"client CPU per call, no I/O, {args.calls} calls, median of {args.rounds} interleaved rounds")
+    global AUTH
+    AUTH = args.auth
+    print(
+        f"client CPU per call, no I/O, auth {args.auth}, {args.calls} calls, "
+        f"median of {args.rounds} interleaved rounds"
+    )
     clients = {"httpx + json.loads": plain_httpx, "HHClient": hh_client}
     if args.only:
         clients = {name: run for name, run in clients.items() if (args.only == "hh") == (run is hh_client)}
