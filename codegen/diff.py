@@ -23,6 +23,7 @@ from openapi_python_client.parser.properties.enum_property import EnumProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
 from . import normalize, overlay
+from .facade import _return_type as return_type
 
 OVERLAYS = Path(__file__).resolve().parent.parent / "overlays"
 
@@ -49,15 +50,6 @@ def _parameter(prop: Any) -> dict[str, Any]:
     }
 
 
-def _result(endpoint: Any) -> str:
-    types = {
-        "None" if response.source["attribute"] == "None" else _code(response.prop.get_type_string())
-        for response in endpoint.responses
-        if response.status_code.pattern.startswith("2")
-    }
-    return " | ".join(sorted(types - {"None"}) + (["None"] if "None" in types else [])) or "None"
-
-
 def surface(doc: dict[str, Any], overlays_dir: Path = OVERLAYS) -> Surface:
     """The Python API the client generated from ``doc`` would have (generation itself is not run)."""
     from .generate import _config  # the generator's configuration, exactly as `generate` uses it
@@ -78,7 +70,7 @@ def surface(doc: dict[str, Any], overlays_dir: Path = OVERLAYS) -> Surface:
             }
             if endpoint.bodies:
                 params["body"] = _parameter(endpoint.bodies[0].prop)
-            methods[str(endpoint.name)] = {"parameters": params, "result": _result(endpoint)}
+            methods[str(endpoint.name)] = {"parameters": params, "result": return_type(endpoint)}
     models = {
         str(model.class_info.name): {
             str(p.python_name): _code(p.get_type_string(no_optional=True))
