@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from hh_async.testing import webhook_load as load
-from hh_async.testing.webhooks import ServedApp, percentile
+from hh_async.testing.served import ServedApp
+from hh_async.testing.webhooks import percentile
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,6 @@ talk to it over a real socket, and a blocking test can use it too (``with FakeHH
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -20,6 +18,7 @@ from .dataset import Dataset
 from .etag import ETagMiddleware
 from .faults import Faults
 from .oauth import Clock, OAuthServer
+from .served import ServedApp
 from .webhooks import DeliveryPolicy
 
 CLIENT_ID = "fake-client-id"
@@ -62,44 +61,21 @@ class FakeHH:
         """HH's ETag/304 on its dictionaries: ``etags.sent`` lists what went out, ``etags.touch(path)``
         changes a resource."""
         self._bind = (host, port)
-        self._thread: threading.Thread | None = None
-        self._server: object = None
+        self._served: ServedApp | None = None
         self.url = ""
 
     def start(self) -> FakeHH:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
-        sock.bind(self._bind)
-        host, port = sock.getsockname()
-        self.url = f"http://{host}:{port}"
-        self.app.base_url = self.url
         self.etags.app = self.app  # what serves now: a test may have wrapped the app in the meantime
-        config = uvicorn.Config(
-            self.etags, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
-        )
-        server = uvicorn.Server(config)
-        started = threading.Event()
-
-        def run() -> None:
-            server.run(sockets=[sock])
-
-        self._thread = threading.Thread(target=run, name="fake-hh", daemon=True)
-        self._thread.start()
-        while not server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the fake HH server did not start")
-            started.wait(0.01)
-        self._server = server
+        served = ServedApp(self.etags, host=self._bind[0], port=self._bind[1], lifespan="on", name="fake-hh")
+        self._served = served.start()
+        self.url = served.url
+        self.app.base_url = self.url  # before anyone can know the URL, so before any request
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True  # type: ignore[attr-defined]
-            self._thread.join(timeout=10)
-            self._server = None
+        if self._served is not None:
+            self._served.stop()
+            self._served = None
 
     def __enter__(self) -> FakeHH:
         return self.start()

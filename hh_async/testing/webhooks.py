@@ -8,8 +8,8 @@ and ``time_scale`` compresses HH's minutes-long gaps for tests (0.001: a one-min
 
 Everything a test asserts on is recorded: ``attempts``, ``acked`` (with the latency of the answer),
 ``undelivered``. ``emit`` is safe to call from any thread; the sender runs on the server's event loop.
-``ServedApp`` serves a receiver under uvicorn for it to deliver to; ``webhook_load`` builds load runs on
-these.
+``served.ServedApp`` serves a receiver under uvicorn for it to deliver to; ``webhook_load`` builds load
+runs on these.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import attrs
@@ -388,70 +388,3 @@ def summary(sender: WebhookSender) -> dict[str, Any]:
         "ack_p99": percentile(latencies, 0.99),
         "ack_max": max(latencies) if latencies else None,
     }
-
-
-class ServedApp:
-    """Any ASGI app under uvicorn on loopback, in a thread of its own: a webhook receiver for the fake to
-    deliver to, in tests and load runs. ``with ServedApp(app) as served: served.url``."""
-
-    def __init__(
-        self,
-        app: Any,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        lifespan: Literal["auto", "on", "off"] = "auto",
-    ) -> None:
-        self.app = app
-        self.url = ""
-        self._bind = (host, port)
-        self._lifespan = lifespan
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ServedApp:
-        import socket
-
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(self._bind)
-        host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan=self._lifespan, loop="asyncio"
-        )
-        server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        ready = threading.Event()
-        while not server.started:
-            if not self._thread.is_alive():
-                sock.close()
-                raise RuntimeError("the served app did not start (see uvicorn's log)")
-            ready.wait(0.01)  # polling a condition: the server says it started
-        self._server = server
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=30)
-            self._server = None
-
-    def __enter__(self) -> ServedApp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> ServedApp:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        import anyio.to_thread
-
-        await anyio.to_thread.run_sync(self.stop)

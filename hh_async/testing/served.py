@@ -1,0 +1,83 @@
+"""An ASGI app under uvicorn on loopback, in a thread of its own: the fake HH itself, and the receivers it
+delivers webhooks to in tests and load runs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+
+class ServedApp:
+    """Any ASGI app under uvicorn on loopback, in a thread of its own: a webhook receiver for the fake to
+    deliver to, in tests and load runs. ``with ServedApp(app) as served: served.url``."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["auto", "on", "off"] = "auto",
+        name: str = "served-app",
+    ) -> None:
+        self.app = app
+        self._name = name
+        self.url = ""
+        self._bind = (host, port)
+        self._lifespan = lifespan
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ServedApp:
+        import socket
+
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+        sock.bind(self._bind)
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan=self._lifespan, loop="asyncio"
+        )
+        server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
+        )
+        self._thread.start()
+        ready = threading.Event()
+        while not server.started:
+            if not self._thread.is_alive():
+                sock.close()
+                raise RuntimeError("the served app did not start (see uvicorn's log)")
+            ready.wait(0.01)  # polling a condition: the server says it started
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server's thread to end; a server that does not end within
+        30 s is an error, not something to leave running behind a test."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+            self._server = None
+            if self._thread.is_alive():
+                raise RuntimeError(f"{self._name} did not stop within 30 s")
+
+    def __enter__(self) -> ServedApp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> ServedApp:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.stop)
