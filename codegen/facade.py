@@ -14,6 +14,7 @@ from typing import Any
 
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 
+from . import promises
 from .walk import operations
 
 EXTRAS = (
@@ -30,7 +31,9 @@ def _code(value: Any) -> str:
 
 def _return_type(endpoint: Endpoint) -> str:
     types = {
-        "None" if response.source["attribute"] == "None" else _code(response.prop.get_type_string())
+        "None"
+        if response.source["attribute"] == "None"
+        else promises.annotation(response.prop, promises.EXACT)
         for response in endpoint.responses
         if response.status_code.pattern.startswith("2")
     }
