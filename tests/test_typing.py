@@ -87,8 +87,10 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
     result = mypy(
         tmp_path,
         """
+        from __future__ import annotations
+
         from collections.abc import Awaitable, Callable
-        from typing import Any, TypeVar, assert_type
+        from typing import TYPE_CHECKING, Any, TypeVar, assert_type
 
         from hh_async import HHClient
         from hh_async.models import VacanciesVacanciesItem
@@ -105,6 +107,14 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
             async for vacancy in paginate(hh.get_vacancies, text="x"):
                 assert_type(vacancy, VacanciesVacanciesItem)
                 print(vacancy.id.upper())
+
+
+        if TYPE_CHECKING:  # each paged list's item type, named after its operation, for the client's own types
+            from hh_async._raw.facade import GetVacanciesItem
+
+
+        def item(vacancy: GetVacanciesItem) -> None:
+            assert_type(vacancy, VacanciesVacanciesItem)
         """,
     )
     assert result.returncode == 0, result.stdout + result.stderr
