@@ -109,7 +109,7 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
                 print(vacancy.id.upper())
 
 
-        if TYPE_CHECKING:  # each paged list's item type, named after its operation, for the client's own types
+        if TYPE_CHECKING:  # each paged list's item type, named after its operation, for the client's types
             from hh_async._raw.facade import GetVacanciesItem
 
 
