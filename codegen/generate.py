@@ -21,7 +21,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.errors import GeneratorError
 
-from . import facade, normalize, overlay, promises, registry, specfile, strict_spec
+from . import facade, normalize, overlay, promises, readers, registry, specfile, strict_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -141,6 +141,7 @@ class _Project(Project):
             field_promise=self._field_promise,
             field_type=lambda model, prop: promises.annotation(prop, self._field_promise(model, prop)),
             converts=promises.converts,
+            fast_load=readers.fast_load,
         )
 
     def _field_promise(self, model: Any, prop: Any) -> promises.Promise | None:
