@@ -5,7 +5,13 @@ this process spends (``time.process_time``) is the client's alone. Each client m
 at concurrency 1 and at ``--concurrency``; the rounds are interleaved and the median is kept, since the
 machine is shared. Raw clients decode the JSON (``json.loads``) too; hh-async returns the typed model.
 
+``--body vacancy`` (HH's example vacancy, ~5 KB) and ``--body search`` (a 100-item search page of HH's
+field set, ~360 KB) compare hh-async with the floor a user could write by hand, aiohttp + ``orjson.loads``;
+``--read`` says what the caller then reads of the model: nothing, ``id`` and ``name`` of every item, or
+every field of every model in it. The spread (min-max of the rounds) is printed beside each median.
+
     python benchmarks/client_cpu.py [--requests 3000] [--concurrency 100] [--rounds 3]
+    python benchmarks/client_cpu.py --body search --read id+name --concurrency 20 --requests 400
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import attrs
 import httpx
+import orjson
 
 from hh_async import HHClient, RetryPolicy, Throttle
 from hh_async.aiohttp_transport import AiohttpTransport
@@ -41,6 +51,91 @@ async def raw_aiohttp(url: str, concurrency: int) -> AsyncIterator[Call]:
                 return json.loads(await response.read())
 
         yield call
+
+
+PATHS = {"small": "/areas/1", "vacancy": "/vacancies/1", "search": "/vacancies"}
+READ = "none"  # what a caller reads of a model: none, id+name, all (set by --read)
+
+
+def read(model: object) -> None:
+    """What the caller reads of an answer, as ``--read`` says."""
+    if READ == "id+name":
+        for item in getattr(model, "items", None) or [model]:
+            _ = (item.id, item.name)  # type: ignore[attr-defined]
+    elif READ == "all":  # every field of every model once, by attribute
+        stack = [model]
+        while stack:
+            value = stack.pop()
+            kind = type(value)
+            if kind is list:
+                stack.extend(value)  # type: ignore[arg-type]
+                continue
+            names = FIELDS.get(kind)
+            if names is None:
+                names = FIELDS[kind] = tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else ()
+            if names:
+                stack.extend([getattr(value, name) for name in names])
+
+
+FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def read_json(decoded: Any) -> None:
+    """The same reading, done by hand on the decoded JSON (the floor reads what the caller reads)."""
+    if READ == "id+name":
+        for item in decoded.get("items") or [decoded]:
+            _ = (item["id"], item["name"])
+    elif READ == "all":
+        stack = [decoded]
+        while stack:
+            value = stack.pop()
+            kind = type(value)
+            if kind is list:
+                stack.extend(value)
+            elif kind is dict:
+                stack.extend([value[key] for key in value])
+
+
+def aiohttp_orjson(path: str) -> Factory:
+    """The floor: aiohttp and orjson.loads, and the caller's reading of the decoded JSON."""
+
+    @contextlib.asynccontextmanager
+    async def factory(url: str, concurrency: int) -> AsyncIterator[Call]:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def call() -> object:
+                async with session.get(f"{url}{path}") as response:
+                    decoded = orjson.loads(await response.read())
+                read_json(decoded)
+                return decoded
+
+            yield call
+
+    return factory
+
+
+def hh_body_client(body: str) -> Factory:
+    @contextlib.asynccontextmanager
+    async def factory(url: str, concurrency: int) -> AsyncIterator[Call]:
+        async with HHClient(
+            user_agent="bench/1.0 (bench@example.com)",
+            base_url=url,
+            throttle=Throttle(rate=None, concurrency=concurrency),
+            retry=RetryPolicy(),
+        ) as hh:
+
+            async def call() -> object:
+                if body == "search":
+                    model: object = await hh.get_vacancies(per_page=100)
+                else:
+                    model = await hh.get_vacancy(vacancy_id="1")
+                read(model)
+                return model
+
+            yield call
+
+    return factory
 
 
 def plain_httpx(make: Callable[[int], httpx.AsyncClient]) -> Factory:
@@ -125,12 +220,22 @@ def free_port() -> int:
 
 
 def main() -> None:
+    global READ
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--http2", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--body", choices=sorted(PATHS), default="small")
+    parser.add_argument("--read", choices=["none", "id+name", "all"], default="none")
+    parser.add_argument("--spec", type=Path, default=Path(__file__).resolve().parent.parent / "openapi.yml")
     args = parser.parse_args()
+    if args.body != "small":
+        READ = args.read
+        body_file = Path(tempfile.mkdtemp()) / "body.json"
+        body_file.write_bytes(example_body(args.spec, args.body))
+        compare_bodies(args, body_file)
+        return
     servers = [start_server(), start_server("--h2")] if args.http2 else [start_server()]
     try:
         urls = [url for url, _ in servers]
@@ -155,13 +260,64 @@ def main() -> None:
             process.wait(timeout=10)
 
 
-def start_server(*flags: str) -> tuple[str, subprocess.Popen[str]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("static_server.py")), str(port), *flags],
-        stdout=subprocess.PIPE,
-        text=True,
+def example_body(spec: Path, body: str) -> bytes:
+    """HH's own example (from the spec) of a vacancy, or of a search page grown to 100 items."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from parse_cost import search_page
+
+    if body == "search":
+        return search_page(spec)
+    from codegen import examples, generate
+
+    doc, _ = generate.overlaid(spec, Path(__file__).resolve().parent.parent / "overlays")
+    found = next(v for op, st, _, v in examples.spec_examples(doc) if (op, st) == ("get-vacancy", "200"))
+    return json.dumps(found, ensure_ascii=False).encode()
+
+
+def compare_bodies(args: argparse.Namespace, body_file: Path) -> None:
+    url, server = start_server(body=body_file)
+    clients = {"aiohttp + orjson": aiohttp_orjson(PATHS[args.body]), "HHClient": hh_body_client(args.body)}
+    samples: dict[str, list[float]] = {name: [] for name in clients}
+    try:
+        for _ in range(args.rounds):
+            for name, factory in clients.items():
+                cost = asyncio.run(cpu_per_request(factory, url, args.concurrency, args.requests))
+                samples[name].append(cost)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    size = body_file.stat().st_size
+    print(
+        f"{args.body} body ({size} bytes), read: {args.read}, C={args.concurrency}, {args.requests} requests,"
     )
+    print(f"median and spread of {args.rounds} interleaved rounds, client CPU per request")
+    base = statistics.median(samples["aiohttp + orjson"])
+    for name, values in samples.items():
+        cost = statistics.median(values)
+        spread = f"{min(values) * 1e3:.3f}-{max(values) * 1e3:.3f}"
+        print(f"  {name:<20} {cost * 1e3:8.3f} ms  ({spread})  {cost / base:6.2f}x aiohttp + orjson")
+
+
+SERVE_BODY = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[3])
+import static_server
+static_server.BODY = open(sys.argv[2], "rb").read()
+static_server.ANSWER = (
+    b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json; charset=utf-8\\r\\nContent-Length: "
+    + str(len(static_server.BODY)).encode() + b"\\r\\nConnection: keep-alive\\r\\n\\r\\n" + static_server.BODY
+)
+asyncio.run(static_server.serve(int(sys.argv[1])))
+"""
+
+
+def start_server(*flags: str, body: Path | None = None) -> tuple[str, subprocess.Popen[str]]:
+    port = free_port()
+    here = Path(__file__).resolve().parent
+    command = [sys.executable, str(here / "static_server.py"), str(port), *flags]
+    if body is not None:  # the same server, answering with that body
+        command = [sys.executable, "-c", SERVE_BODY, str(port), str(body), str(here)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     process.stdout.readline()  # "listening"
     return f"http://127.0.0.1:{port}", process

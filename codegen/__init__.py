@@ -7,6 +7,8 @@ Its modules, in the order the spec goes through them (``python -m codegen``, in 
 - ``strict_spec``: the overlaid spec as HH states it, for strict validation (``_raw/spec_rules.json``).
 - ``normalize``: the rules, general rewrites that make the spec generator-safe and the models tolerant.
 - ``generate``: runs the steps above and openapi-python-client (``config.yml``, ``templates/``) in-process.
+- ``promises``: field types from what the spec promised (``x-hh-promise``), parsing from the tolerant schema;
+  ``templates/model.py.jinja`` renders the lazy models with them (their base: ``templates/types.py.jinja``).
 - ``registry``, ``facade``: ``_raw/registry.py``, ``_raw/facade.py``, from the generator's parsed view.
 - ``report`` and ``diff``: how complete the generated client is; what a new spec version changes.
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
+from openapi_python_client.parser.properties.model_property import ModelProperty
 
+from . import promises
+from .facts import paginated
 from .walk import operations
 
 EXTRAS = (
@@ -30,7 +33,9 @@ def _code(value: Any) -> str:
 
 def _return_type(endpoint: Endpoint) -> str:
     types = {
-        "None" if response.source["attribute"] == "None" else _code(response.prop.get_type_string())
+        "None"
+        if response.source["attribute"] == "None"
+        else promises.annotation(response.prop, promises.EXACT)
         for response in endpoint.responses
         if response.status_code.pattern.startswith("2")
     }
@@ -57,8 +62,40 @@ def _docstring(endpoint: Endpoint, operation_id: str) -> str:
     return f"{text} (``{endpoint.method.upper()} {endpoint.path.get_untrusted_value()}``, {operation_id})"
 
 
+def _item_type(endpoint: Endpoint) -> tuple[str, set[str]] | None:
+    """The type of an item of a paged list's 200 answer (its ``items`` field), as its model declares it,
+    and the imports it needs."""
+    for response in endpoint.responses:
+        if response.status_code.pattern == "200" and isinstance(response.prop, ModelProperty):
+            model = response.prop
+            for prop in [*(model.required_properties or ()), *(model.optional_properties or ())]:
+                if promises.text(prop.name) == "items":
+                    listed = promises.annotation(prop, promises.EXACT)
+                    if listed.startswith("list[") and listed.endswith("]"):
+                        return listed[5:-1], _class_imports(prop)
+    return None
+
+
+def _class_imports(prop: Any) -> set[str]:
+    """``from .models.x import X`` for every generated class a property's type names."""
+    found: set[str] = set()
+    for inner in [*getattr(prop, "inner_properties", ()), getattr(prop, "inner_property", None)]:
+        if inner is not None:
+            found |= _class_imports(inner)
+    info = getattr(prop, "class_info", None)
+    if info is not None:
+        found.add(f"from .models.{info.module_name} import {info.name}")
+    return found
+
+
+def _camel(operation_id: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in operation_id.replace("_", "-").split("-"))
+
+
 def render(spec: dict[str, Any], data: GeneratorData) -> str:
     ids = {(m.upper(), p): op["operationId"] for p, m, op in operations(spec)}
+    paged = {op["operationId"] for _p, _m, op in operations(spec) if paginated(op, spec)}
+    items: list[str] = []
     imports: set[str] = set()
     methods: list[tuple[str, str, str, list[str], list[str], str]] = []
     for collection in data.endpoint_collections_by_tag.values():
@@ -67,6 +104,10 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
             for line in endpoint.relative_imports:
                 if line.startswith("from ...models") or line.startswith("from ...types import File"):
                     imports.add(line.replace("from ...", "from .", 1))
+            item = _item_type(endpoint) if operation_id in paged else None
+            if item is not None:
+                items.append(f"    {_camel(operation_id)}Item: TypeAlias = {item[0]}")
+                imports |= item[1]
             params, names = _signature(endpoint)
             methods.append(
                 (
@@ -85,12 +126,15 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
         "from __future__ import annotations",
         "",
         "from collections.abc import Mapping",
-        "from typing import TYPE_CHECKING, Any",
+        "from typing import TYPE_CHECKING, Any, TypeAlias",
         "",
         "from .types import UNSET, Response, Unset",
         "",
         "if TYPE_CHECKING:",
         *(f"    {line}" for line in sorted(imports)),
+        "",
+        "    # The item of each paged list (``GetVacanciesItem``), for types that follow it (hh.paginate).",
+        *sorted(set(items)),
         "    pass",
         "",
     ]

@@ -21,7 +21,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from openapi_python_client.parser import GeneratorData
 from openapi_python_client.parser.errors import GeneratorError
 
-from . import facade, normalize, overlay, registry, specfile, strict_spec
+from . import facade, normalize, overlay, promises, readers, registry, specfile, strict_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -86,9 +86,12 @@ def generate(
     *,
     allow_warnings: bool = False,
     tolerant: bool = True,
+    lazy: bool = True,
 ) -> Result:
     """Generate the raw client into ``destination``. A generator warning means a dropped schema, response or
-    operation, so it fails the generation (and leaves ``destination`` as it was) unless allowed."""
+    operation, so it fails the generation (and leaves ``destination`` as it was) unless allowed.
+
+    ``lazy=False`` renders models with the generator's own (eager) template: only to measure against."""
     original, notes = overlaid(spec_path, overlays_dir)
     strict = strict_spec.render(strict_spec.extract(original))
     spec = normalize.normalize(original, tolerant=tolerant)
@@ -98,7 +101,11 @@ def generate(
         data = GeneratorData.from_dict(json.loads(json.dumps(spec)), config=config)
         if isinstance(data, GeneratorError):
             raise GenerationError(_describe(data))
-        project = _Project(openapi=data, config=config, custom_template_path=TEMPLATES)
+        templates = TEMPLATES
+        if not lazy:
+            templates = Path(tmp) / "templates"
+            shutil.copytree(TEMPLATES, templates, ignore=shutil.ignore_patterns("model.py.jinja"))
+        project = _Project(openapi=data, config=config, custom_template_path=templates)
         project.spec = spec
         with contextlib.redirect_stdout(io.StringIO()):
             errors = project.build()
@@ -126,6 +133,23 @@ class _Project(Project):
     """The generator's project, plus the operation registry written from its parsed view of the API."""
 
     spec: dict[str, Any]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._promises: dict[str, dict[str, promises.Promise]] = {}
+        self.env.globals.update(
+            field_promise=self._field_promise,
+            field_type=lambda model, prop: promises.annotation(prop, self._field_promise(model, prop)),
+            converts=promises.converts,
+            fast_load=readers.fast_load,
+        )
+
+    def _field_promise(self, model: Any, prop: Any) -> promises.Promise | None:
+        """What the spec promised about one field of a model (None: nothing recorded)."""
+        key = str(model.class_info.name)
+        if key not in self._promises:
+            self._promises[key] = promises.promises(self.spec, model)
+        return self._promises[key].get(promises.text(prop.name))
 
     def _build_models(self) -> None:
         # Every model keeps unknown keys in `additional_properties`; a JSON field of that very name (HH has

@@ -85,19 +85,41 @@ def nulls_as_nullable(doc: dict[str, Any]) -> None:
 _SHAPED = ("properties", "allOf", "oneOf", "anyOf", "enum")
 
 
+PROMISE = "x-hh-promise"
+"""What the spec promised about a property before ``tolerant_objects`` loosened it: ``required``,
+``nullable`` and, for an array, ``items_nullable``. The model template types a field by it (a required field
+without ``| None``, array items not Optional) while parsing stays tolerant."""
+
+
 def tolerant_objects(doc: dict[str, Any]) -> None:
     """HH's responses omit fields the spec calls required, send null where it promises an object, and gain
     new keys every few months. Every property (and array element) is therefore optional and nullable, and
-    every object keeps unknown keys. (The spec's own rules stay available for strict validation.)"""
+    every object keeps unknown keys. (The spec's own rules stay available for strict validation, and each
+    property keeps the promise in ``x-hh-promise`` for the types.)"""
+    # The promises first, all of them: loosening a schema changes what its parents would read.
+    promised: dict[tuple[int, str], dict[str, bool]] = {}
+    for schema in each_schema(doc):
+        required = set(schema.get("required") or ())
+        for name, prop in (schema.get("properties") or {}).items():
+            if isinstance(prop, dict):
+                items = prop.get("items")
+                promised[id(schema), name] = {
+                    "required": name in required,
+                    "nullable": _admits_null(prop, doc),
+                    "items_nullable": _admits_null(items, doc) if isinstance(items, dict) else False,
+                }
     for schema in each_schema(doc):
         schema.pop("required", None)
         if schema.get("additionalProperties") is False:
             del schema["additionalProperties"]
         for name, prop in (schema.get("properties") or {}).items():
-            if isinstance(prop, dict) and "$ref" in prop:
-                schema["properties"][name] = {"oneOf": [prop], "nullable": True}
-            elif isinstance(prop, dict):
+            if not isinstance(prop, dict):
+                continue
+            if "$ref" in prop:
+                schema["properties"][name] = prop = {"oneOf": [prop], "nullable": True}
+            else:
                 prop["nullable"] = True
+            prop[PROMISE] = promised[id(schema), name]
         # Array elements too: a union with null is what makes the generator keep a value of the wrong shape
         # as it came (and give it back in to_dict) instead of failing on it.
         items = schema.get("items")
@@ -105,6 +127,15 @@ def tolerant_objects(doc: dict[str, Any]) -> None:
             schema["items"] = {"oneOf": [items], "nullable": True}
         elif isinstance(items, dict) and any(k in items for k in _SHAPED):
             items["nullable"] = True
+
+
+def _admits_null(schema: Schema, doc: dict[str, Any]) -> bool:
+    """Whether the spec lets this schema be null (itself, through its $ref, or a null union member)."""
+    target = resolved(schema, doc)
+    if schema.get("nullable") or target.get("nullable") or _is_null_schema(target, doc):
+        return True
+    members = [*(target.get("oneOf") or ()), *(target.get("anyOf") or ())]
+    return any(isinstance(m, dict) and _admits_null(m, doc) for m in members)
 
 
 def nullable_enums_admit_null(doc: dict[str, Any]) -> None:
@@ -126,7 +157,15 @@ def unions_in_allof_merged(doc: dict[str, Any]) -> None:
         for index, member in enumerate(schema.get("allOf") or ()):
             target = resolved(member, doc)
             if any(k in target for k in ("oneOf", "anyOf")) and "properties" not in target:
-                schema["allOf"][index] = {"type": "object", "properties": object_properties(target, doc)}
+                merged = {name: _not_promised(prop) for name, prop in object_properties(target, doc).items()}
+                schema["allOf"][index] = {"type": "object", "properties": merged}
+
+
+def _not_promised(prop: Any) -> Any:
+    """A property of one alternative among several: a body of another alternative need not have it."""
+    if not isinstance(prop, dict) or PROMISE not in prop:
+        return prop
+    return {**prop, PROMISE: {**prop[PROMISE], "required": False}}
 
 
 def allof_conflicts_resolved(doc: dict[str, Any]) -> None:
@@ -232,14 +271,16 @@ def inline_objects_named(doc: dict[str, Any]) -> None:
     def component(member: Schema, name: str) -> Schema:
         member = copy.deepcopy(member)  # a rule before may have shared it between places
         nullable = member.pop("nullable", False)
+        promise = member.pop(PROMISE, None)  # about the place it stood, not about the new class
         new = name
         while new in schemas and schemas[new] != member:
             new += "Inline"
         if new not in schemas:  # the same schema met again (allOf siblings repeat fields) is one class
             schemas[new] = member
             hoist(member, new)
-        ref = {"$ref": f"#/components/schemas/{new}"}
-        return {"oneOf": [ref], "nullable": True} if nullable else ref
+        ref: Schema = {"$ref": f"#/components/schemas/{new}"}
+        wrapped = {"oneOf": [ref], "nullable": True} if nullable else ref
+        return {**wrapped, PROMISE: promise} if promise is not None else wrapped
 
     def hoist(schema: Schema, name: str) -> None:
         for key in ("oneOf", "anyOf"):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from . import models as models
     from .auth import (
         AppToken as AppToken,
         StaticToken as StaticToken,
@@ -77,6 +78,8 @@ __all__ = ["OPERATIONS", *_EXPORTS]  # one list: the table above
 
 
 def __getattr__(name: str) -> Any:
+    if name == "models":  # the models' namespace (hh_async.models), loaded when first named
+        return import_module(".models", __name__)
     if name == "OPERATIONS":
         from .operations import registry
 

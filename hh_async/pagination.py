@@ -37,8 +37,8 @@ import functools
 import json
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeGuard
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeGuard, TypeVar
 
 import anyio
 import attrs
@@ -47,6 +47,24 @@ import sniffio
 from .errors import DecodeError
 from .operations import Operation, registry
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:  # a default (PEP 696): a bare ``Paginator`` is ``Paginator[Any]``
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    ItemT = _TypeVarWithDefault("ItemT", default=Any)
+    ItemT_co = _TypeVarWithDefault("ItemT_co", covariant=True, default=Any)
+else:
+    ItemT = TypeVar("ItemT")
+    ItemT_co = TypeVar("ItemT_co", covariant=True)
+
+
+class Page(Protocol[ItemT_co]):
+    """What a page of a paged list has for the type checker: its items (the page models of HH's paged
+    operations have ``found``, ``pages``... too). ``hh.paginate(hh.get_vacancies)`` is a
+    ``Paginator[VacanciesVacanciesItem]`` because ``get_vacancies`` returns such a page."""
+
+    @property
+    def items(self) -> Sequence[ItemT_co]: ...
 
 
 class Client(Protocol):
@@ -173,11 +191,12 @@ def resolve(method: Callable[..., Awaitable[Any]] | str) -> Operation:
     return operation
 
 
-class Paginator:
-    """Items (``async for``) or pages (``.pages()``) of one paged list; see the module's docs."""
+class Paginator(Generic[ItemT]):
+    """Items (``async for``) or pages (``.pages()``) of one paged list; see the module's docs. Generic in
+    the item type: ``Paginator[VacanciesVacanciesItem]`` hands out vacancies."""
 
     @classmethod
-    def resume(cls, client: Client, cursor: Cursor, *, prefetch: int = 4) -> Paginator:
+    def resume(cls, client: Client, cursor: Cursor, *, prefetch: int = 4) -> Paginator[Any]:
         """The read ``cursor`` describes, from where it stood."""
         operation = registry()[cursor.operation]
         return cls(
@@ -234,10 +253,10 @@ class Paginator:
         """The position after the last item (or page) handed out."""
         return Cursor(self.operation.operation_id, self.arguments, self.per_page, self._page, self._offset)
 
-    def __aiter__(self) -> Paginator:
+    def __aiter__(self) -> Paginator[ItemT]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> ItemT:
         while not self._items:
             page = await self._next_page()
             if page is None:
@@ -245,7 +264,7 @@ class Paginator:
             self._items.extend(page.items)
             if not self._items:  # an empty page within `pages` (the list shrank meanwhile): move on
                 self._page, self._offset = self._page + 1, 0
-        item = self._items.popleft()
+        item: ItemT = self._items.popleft()
         self._offset += 1
         if not self._items:
             self._page, self._offset = self._page + 1, 0
@@ -277,7 +296,7 @@ class Paginator:
             for fetch in window:
                 fetch.cancel()  # now done: a failure among them is retrieved
 
-    async def __aenter__(self) -> Paginator:
+    async def __aenter__(self) -> Paginator[ItemT]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -513,4 +532,4 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:60] + "…"
 
 
-__all__ = ["Cursor", "Paginator", "check_page", "fetch_page", "resolve"]
+__all__ = ["Cursor", "Page", "Paginator", "check_page", "fetch_page", "resolve"]

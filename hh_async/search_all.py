@@ -53,7 +53,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Generic
 
 import anyio
 import attrs
@@ -64,6 +64,7 @@ from .operations import registry
 from .pagination import (
     Client,
     Cursor,
+    ItemT,
     Paginator,
     _check_arguments,
     _is_int,
@@ -140,7 +141,10 @@ class _Reading:
     counted: int = 0
 
 
-class VacancySweep:
+class VacancySweep(Generic[ItemT]):
+    """Every vacancy of a search, each once; see the module's docs. Generic in the item type, like
+    ``Paginator``: ``VacancySweep[VacanciesVacanciesItem]``."""
+
     def __init__(
         self,
         client: Client,
@@ -166,7 +170,7 @@ class VacancySweep:
         self._search: Callable[..., Awaitable[Any]] = client.get_vacancies  # type: ignore[attr-defined]
         self.report = Progress()
         self._seen = _seen_keys(seen)  # a copy: the caller's set stays as it was
-        self._paginator: Paginator | None = None
+        self._paginator: Paginator[ItemT] | None = None
         self._reading: _Reading | None = None
         self._pending: list[Slice] = []
         self._done: list[tuple[Slice, bool]] = []  # finished slices, their count at the end, settled
@@ -209,10 +213,10 @@ class VacancySweep:
             "rechecked": self._rechecked,
         }
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[ItemT]:
         return self._sweep()
 
-    async def _sweep(self) -> AsyncIterator[Any]:
+    async def _sweep(self) -> AsyncIterator[ItemT]:
         if not self._planned:
             await self._plan()
         while True:

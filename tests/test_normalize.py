@@ -121,8 +121,10 @@ def test_union_with_hh_null_schema_becomes_nullable_reference() -> None:
     assert vacancy["properties"]["salary"] == {
         "oneOf": [{"$ref": "#/components/schemas/Salary"}],
         "nullable": True,
+        # What the spec promised stays, for the field's type: there, and an object or null.
+        "x-hh-promise": {"required": True, "nullable": True, "items_nullable": False},
     }
-    assert "required" not in vacancy  # HH omits "required" fields: every field is optional
+    assert "required" not in vacancy  # HH omits "required" fields: every field parses as optional
 
 
 def test_inline_objects_become_named_components() -> None:
@@ -149,8 +151,10 @@ def test_inline_objects_become_named_components() -> None:
     assert d["components"]["schemas"]["Vacancy"]["properties"]["employer"] == {
         "oneOf": [{"$ref": "#/components/schemas/VacancyEmployer"}],
         "nullable": True,
+        "x-hh-promise": {"required": False, "nullable": True, "items_nullable": False},
     }
     assert "allOf" in schemas["VacancyEmployer"]
+    assert "x-hh-promise" not in schemas["VacancyEmployer"]  # the promise is about the place, not the class
 
 
 def test_dates_stay_strings_and_closed_objects_open() -> None:
@@ -167,7 +171,40 @@ def test_dates_stay_strings_and_closed_objects_open() -> None:
     )
     e = d["components"]["schemas"]["E"]
     assert "additionalProperties" not in e
-    assert e["properties"]["at"] == {"type": "string", "nullable": True}
+    assert e["properties"]["at"] == {
+        "type": "string",
+        "nullable": True,
+        "x-hh-promise": {"required": False, "nullable": False, "items_nullable": False},
+    }
+
+
+def test_the_spec_promise_is_kept_for_the_types() -> None:
+    d = normalize(
+        spec(
+            {
+                "Item": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "Page": {
+                    "type": "object",
+                    "required": ["items", "found"],
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                        "found": {"type": "integer"},
+                        "note": {"type": "string", "nullable": True},
+                        "tags": {"type": "array", "items": {"type": "string", "nullable": True}},
+                    },
+                },
+            }
+        )
+    )
+    props = d["components"]["schemas"]["Page"]["properties"]
+    promised = {name: prop["x-hh-promise"] for name, prop in props.items()}
+    assert promised == {
+        "items": {"required": True, "nullable": False, "items_nullable": False},
+        "found": {"required": True, "nullable": False, "items_nullable": False},
+        "note": {"required": False, "nullable": True, "items_nullable": False},
+        "tags": {"required": False, "nullable": False, "items_nullable": True},
+    }
+    assert all(prop["nullable"] for prop in props.values())  # while parsing tolerates anything
 
 
 def test_schemaless_json_response_is_a_free_form_object() -> None:

@@ -133,3 +133,21 @@ def test_unknown_names_are_errors() -> None:
         validate({}, "no-such-operation")
     with pytest.raises(KeyError, match="no schema"):
         validate_schema({}, "NoSuchSchema")
+
+
+def test_a_broken_promise_parses_and_validate_says_where(search_page: dict[str, Any]) -> None:
+    # `name` is typed `str` (the spec requires it, not null): a body without it still parses and goes back
+    # unchanged; validate() is what tells the caller the body broke the promise.
+    from hh_async import OPERATIONS
+    from hh_async.models import UNSET
+
+    body = copy.deepcopy(search_page)
+    del body["items"][0]["name"]
+    body["items"][0]["area"] = None
+    page = OPERATIONS["get-vacancies"].responses["200"].from_dict(body)
+    assert page.items[0].name is UNSET and page.items[0].area is None
+    assert page.to_dict() == body
+    assert sorted(str(v) for v in validate(body, "get-vacancies")) == [
+        "$.items[0].area: null where the spec does not allow it",
+        "$.items[0].name: required field missing",
+    ]
