@@ -137,3 +137,35 @@ async def test_the_request_id_is_on_raw_responses_and_errors() -> None:
             raw = await hh.with_raw_response.get_vacancy(vacancy_id="1")
             failed = await hh.with_raw_response.get_vacancy(vacancy_id="2")
     assert raw.request_id == "r-1" and failed.request_id == "r-2"
+
+
+async def test_a_token_request_through_the_client_shows_as_its_calls_do_without_a_secret(
+    debug_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An AppToken with no token_url posts to the client's /token: the request and its answer are events
+    like any call's (method, path, status, HH's request id), and neither records nor events hold the
+    secret, the token or the form."""
+    from hh_async import AppToken
+
+    seen: list[Event] = []
+    hooks = {kind: [seen.append] for kind in ("request", "response", "token")}
+    with respx.mock(base_url=API) as router:
+        tokens = router.post("/token").respond(
+            200, json={"access_token": NEW["access_token"]}, headers={"X-Request-ID": "token-7"}
+        )
+        router.get("/me").respond(200, json={})
+        async with client(auth=AppToken("client", SECRET), event_hooks=hooks) as hh:
+            assert await hh.request("GET", "/me") == {}
+    assert tokens.calls.last.request.headers["User-Agent"] == UA
+    described = [(e.kind, e.method, e.path, e.status, e.request_id) for e in seen]
+    assert described == [
+        ("request", "POST", "/token", None, None),
+        ("response", "POST", "/token", 200, "token-7"),
+        ("token", None, None, None, "token-7"),
+        ("request", "GET", "/me", None, None),
+        ("response", "GET", "/me", 200, None),
+    ]
+    text = "\n".join(r.getMessage() + repr(getattr(r, "hh_event", "")) for r in caplog.records)
+    text += "\n".join(repr(e) for e in seen)
+    for secret in (SECRET, NEW["access_token"], "client_credentials"):
+        assert secret not in text
