@@ -174,3 +174,18 @@ def test_the_url_aiohttp_gets_is_the_one_httpx_prints(url: str) -> None:
     assert ours == printed and str(ours) == str(printed)
     for part in ("raw_path_qs", "raw_host", "port", "scheme", "raw_user", "raw_password", "raw_fragment"):
         assert getattr(ours, part) == getattr(printed, part), part
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("User-Agent", "App/1.0"), ("HH-User-Agent", "App/1.0"), ("X-Twice", "a"), ("x-twice", "b")],
+        [("User-Agent", "Приложение/1.0".encode()), ("Accept", b"*/*")],  # utf-8, as httpx reads it
+        [("X-Old", "caf\xe9".encode("latin-1"))],  # neither ascii nor utf-8: iso-8859-1
+    ],
+)
+def test_headers_go_to_aiohttp_as_httpx_lists_them(headers: list[tuple[str, str | bytes]]) -> None:
+    from hh_async.aiohttp_transport import _header_pairs
+
+    given = httpx.Headers(headers)
+    assert _header_pairs(given) == given.multi_items()
