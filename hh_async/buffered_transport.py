@@ -23,13 +23,30 @@ def read_whole(response: httpx.Response) -> bytes:
     if hasattr(response, "_content"):
         return response.content
     stream = response.stream
-    if not isinstance(stream, httpx.ByteStream) or "content-encoding" in response.headers:
+    if not _SHORT_WAY or not isinstance(stream, httpx.ByteStream) or "content-encoding" in response.headers:
         return response.read()
+    return _short_way(response, stream)
+
+
+def _short_way(response: httpx.Response, stream: httpx.ByteStream) -> bytes:
     content = b"".join(stream)
     response._content = content
     response._num_bytes_downloaded = len(content)
     response.is_stream_consumed = response.is_closed = True
     return content
+
+
+def _short_way_works() -> bool:
+    """Whether this httpx reads a response the way ``_short_way`` leaves it (checked once)."""
+    try:
+        probe = httpx.Response(200, stream=httpx.ByteStream(b"{}"))
+        _short_way(probe, probe.stream)  # type: ignore[arg-type]
+        return probe.content == b"{}" and probe.num_bytes_downloaded == 2 and probe.is_closed
+    except Exception:
+        return False
+
+
+_SHORT_WAY = _short_way_works()
 
 
 class BufferedTransport(httpx.AsyncBaseTransport):
