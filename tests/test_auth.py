@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Generator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -654,3 +655,24 @@ async def test_an_explicit_token_url_wins_over_the_client_and_outside_one_hh_is_
         tokens = router.post(TOKEN_URL).respond(200, json={"access_token": "APP-0001"})
         await AppToken("client", SECRET, user_agent=UA).token()
     assert tokens.calls.last.request.headers["HH-User-Agent"] == UA
+
+
+async def test_over_a_callers_http_client_tokens_go_through_it_to_its_base_url() -> None:
+    """HHClient(http_client=...) sends as that client is configured: the token request too (its base URL,
+    its transport), with the application's User-Agent and without the client's own auth."""
+    server, transport = fake_hh()
+    theirs = httpx.AsyncClient(base_url="https://proxy.example", transport=transport, auth=StaticAuthSpy())
+    auth = AppToken(CLIENT, SECRET, clock=server.clock)
+    async with HHClient(user_agent=UA, http_client=theirs, auth=auth) as hh:
+        assert await hh.request("GET", "/me") == {}
+    await theirs.aclose()
+    assert token_headers(transport.token_requests) == [("POST", "https://proxy.example/token", UA, UA)]
+    assert "authorization" not in transport.token_requests[0].headers
+
+
+class StaticAuthSpy(httpx.Auth):
+    """The caller's client's own auth: must not be applied to token requests (nor replace ours)."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = "Bearer THEIRS"
+        yield request
