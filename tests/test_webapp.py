@@ -13,7 +13,7 @@ def test_every_user_is_refreshed_once_across_worker_processes() -> None:
     assert result["refreshes"] == users  # one per user, whichever worker got their requests first
     assert result["relogin_users"] == []
     assert result["wrong_user"] == 0  # each answer is the profile HH gave for that very user's token
-    assert result["locks_held_after_run"] == 0
+    assert result["locks_held_after_run"] == []
 
 
 def test_webhooks_are_handled_once_each_though_a_worker_is_killed() -> None:

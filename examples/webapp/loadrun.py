@@ -186,15 +186,18 @@ async def fire(url: str, users: int, requests: int, on_progress: Any = None) -> 
     }
 
 
-async def held_locks(redis_url: str) -> int:
+async def held_locks(redis_url: str) -> list[float]:
+    """The refresh locks still held, as seconds each has left before it expires on its own."""
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        return len([key async for key in redis.scan_iter(f"{PREFIX}:tokens:*:lock")])
+        return [await redis.pttl(key) / 1000 async for key in redis.scan_iter(f"{PREFIX}:tokens:*:lock")]
     finally:
         await redis.aclose()
 
 
-def run(workers: int, users: int, requests: int, kill_one: bool = False) -> dict[str, Any]:
+def run(
+    workers: int, users: int, requests: int, kill_one: bool = False, kill_at: float = 1 / 3
+) -> dict[str, Any]:
     with (
         redis_server() as redis_url,
         FakeHH(clients={CLIENT_ID: CLIENT_SECRET}, vacancies=10) as fake,
@@ -205,7 +208,7 @@ def run(workers: int, users: int, requests: int, kill_one: bool = False) -> dict
         killed: list[int] = []
 
         def maybe_kill(done: int) -> None:
-            if kill_one and not killed and done >= requests // 3:
+            if kill_one and not killed and done >= requests * kill_at:
                 victim = worker_pids(supervisor.pid)[0]
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
@@ -215,8 +218,9 @@ def run(workers: int, users: int, requests: int, kill_one: bool = False) -> dict
         result["seconds"] = round(time.perf_counter() - started, 1)
         result["refreshes"] = fake.oauth.requests["refresh_token"] - before
         result["killed_worker"] = killed[0] if killed else None
-        # Held locks: one left by the killed worker expires after its timeout; none may be held by live ones.
+        # A lock left by the killed worker expires after its timeout (a positive TTL); no lock lives forever.
         result["locks_held_after_run"] = asyncio.run(held_locks(redis_url))
+        result["users_whose_refresh_died_with_the_worker"] = len(result["relogin_users"])
         return result
 
 
@@ -288,12 +292,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--kill-one", action="store_true", help="SIGKILL one worker a third of the way in")
+    parser.add_argument("--kill-at", type=float, default=1 / 3, help="when to kill: the share of answers in")
     parser.add_argument("--webhooks", type=int, metavar="N", help="deliver N webhook events instead")
     args = parser.parse_args()
     if args.webhooks:
         result = run_webhooks(args.workers, args.webhooks, args.kill_one)
     else:
-        result = run(args.workers, args.users, args.requests, args.kill_one)
+        result = run(args.workers, args.users, args.requests, args.kill_one, args.kill_at)
     for key, value in result.items():
         shown = value if not isinstance(value, list) or len(value) < 20 else f"{len(value)} users"
         print(f"{key:>22}: {shown}")
