@@ -15,7 +15,7 @@ from typing import Any
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
 from openapi_python_client.parser.properties.model_property import ModelProperty
 
-from . import promises
+from . import docstrings, promises
 from .facts import paginated
 from .walk import operations
 
@@ -56,12 +56,6 @@ def _signature(endpoint: Endpoint) -> tuple[list[str], list[str]]:
     return params, names
 
 
-def _docstring(endpoint: Endpoint, operation_id: str) -> str:
-    summary = endpoint.summary.get_untrusted_value() if endpoint.summary else ""
-    text = " ".join(str(summary).split()).replace("\\", "\\\\").replace('"""', "'''")
-    return f"{text} (``{endpoint.method.upper()} {endpoint.path.get_untrusted_value()}``, {operation_id})"
-
-
 def _item_type(endpoint: Endpoint) -> tuple[str, set[str]] | None:
     """The type of an item of a paged list's 200 answer (its ``items`` field), as its model declares it,
     and the imports it needs."""
@@ -94,6 +88,7 @@ def _camel(operation_id: str) -> str:
 
 def render(spec: dict[str, Any], data: GeneratorData) -> str:
     ids = {(m.upper(), p): op["operationId"] for p, m, op in operations(spec)}
+    by_id = {op["operationId"]: op for _p, _m, op in operations(spec)}
     paged = {op["operationId"] for _p, _m, op in operations(spec) if paginated(op, spec)}
     items: list[str] = []
     imports: set[str] = set()
@@ -109,16 +104,9 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
                 items.append(f"    {_camel(operation_id)}Item: TypeAlias = {item[0]}")
                 imports |= item[1]
             params, names = _signature(endpoint)
-            methods.append(
-                (
-                    str(endpoint.name),
-                    operation_id,
-                    _docstring(endpoint, operation_id),
-                    params,
-                    names,
-                    _return_type(endpoint),
-                )
-            )
+            result = _return_type(endpoint)
+            doc = docstrings.render(endpoint, operation_id, by_id[operation_id], spec, docstrings.RESULT)
+            methods.append((str(endpoint.name), operation_id, doc, params, names, result))
     methods.sort()
     lines = [
         '"""Every operation of the API as a method: written by codegen/facade.py; do not edit."""',
@@ -168,7 +156,7 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
             lines += [
                 "",
                 f"    async def {name}({signature}) -> {returned}:",
-                f'        """{doc_line}"""',
+                f'        """{doc_line.replace(docstrings.RESULT, returned)}"""',
                 f"        result: {returned} = await self._call(",
                 f"            {operation_id!r}, {{{arguments}}}, extra_query, extra_headers, extra_body",
                 "        )",
