@@ -254,6 +254,46 @@ def _camel(text: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
+def _words(name: str) -> list[str]:
+    return re.findall(r"[A-Z]+[a-z0-9]*|[a-z0-9]+", name)
+
+
+def _without_stutter(name: str) -> str:
+    """``VacancyDraftVacancyDraftCommon`` -> ``VacancyDraftCommon``: a run of words said twice in a row is
+    said once (the longest run first, repeatedly)."""
+    words = _words(name)
+    changed = True
+    while changed:
+        changed = False
+        for size in range(len(words) // 2, 0, -1):
+            for start in range(len(words) - 2 * size + 1):
+                if words[start : start + size] == words[start + size : start + 2 * size]:
+                    del words[start + size : start + 2 * size]
+                    changed = True
+                    break
+            if changed:
+                break
+    return "".join(words)
+
+
+def _joined(parent: str, suffix: str) -> str:
+    """A name for what stands at ``suffix`` inside ``parent``, without saying twice what both say
+    (``VacancyWorkFormat`` + ``WorkFormatItem`` -> ``VacancyWorkFormatItem``); never the parent's own name."""
+    joined = _without_stutter(parent + suffix)
+    return joined if joined != parent else parent + suffix
+
+
+def names_without_stutter(doc: dict[str, Any]) -> None:
+    """HH's component keys prefix a schema's name with its file's (``Vacancies`` + ``VacanciesItem``), so
+    class names say words twice (``VacanciesVacanciesItem``); each key loses its repeated runs
+    (``VacanciesItem``), unless that name is taken. Deterministic: keys are taken in sorted order."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for key in sorted(schemas):
+        new = _without_stutter(key)
+        if new != key and new not in schemas:
+            rename_component(doc, key, new)
+
+
 def _is_inline_object(schema: Any) -> bool:
     """An inline object, allOf or enum: what the generator must turn into a class of its own."""
     if not isinstance(schema, dict) or "$ref" in schema:
@@ -292,15 +332,15 @@ def inline_objects_named(doc: dict[str, Any]) -> None:
                     )
         for prop, child in (schema.get("properties") or {}).items():
             if _is_inline_object(child):
-                schema["properties"][prop] = component(child, name + _camel(prop))
+                schema["properties"][prop] = component(child, _joined(name, _camel(prop)))
             elif isinstance(child, dict):
-                hoist(child, name + _camel(prop))
+                hoist(child, _joined(name, _camel(prop)))
         for key, suffix in (("items", "Item"), ("additionalProperties", "Value")):
             child = schema.get(key)
             if isinstance(child, dict) and _is_inline_object(child):
-                schema[key] = component(child, name + suffix)
+                schema[key] = component(child, _joined(name, suffix))
             elif isinstance(child, dict):
-                hoist(child, name + suffix)
+                hoist(child, _joined(name, suffix))
         for member in schema.get("allOf") or ():
             hoist(member, name)
 
@@ -490,6 +530,7 @@ RULES: tuple[Callable[[dict[str, Any]], None], ...] = (
     repeated_filters,
     query_defaults_not_sent,
     names_from_keys,
+    names_without_stutter,
     dates_as_strings,
     enum_values_as_names,
     nulls_as_nullable,

@@ -1,4 +1,4 @@
-"""Every model of the API, by class name: ``from hh_async.models import VacanciesVacanciesItem``.
+"""Every model of the API, by class name: ``from hh_async.models import VacanciesItem``.
 
 The classes are generated from HH's spec into ``hh_async._raw.models``; this is their public face, loaded
 on first use like the rest of the package (importing it loads no model). ``UNSET`` and ``Unset`` mark a

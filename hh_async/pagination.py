@@ -61,7 +61,7 @@ else:
 class Page(Protocol[ItemT_co]):
     """What a page of a paged list has for the type checker: its items (the page models of HH's paged
     operations have ``found``, ``pages``... too). ``hh.paginate(hh.get_vacancies)`` is a
-    ``Paginator[VacanciesVacanciesItem]`` because ``get_vacancies`` returns such a page."""
+    ``Paginator[VacanciesItem]`` because ``get_vacancies`` returns such a page."""
 
     @property
     def items(self) -> Sequence[ItemT_co]: ...
@@ -193,7 +193,7 @@ def resolve(method: Callable[..., Awaitable[Any]] | str) -> Operation:
 
 class Paginator(Generic[ItemT]):
     """Items (``async for``) or pages (``.pages()``) of one paged list; see the module's docs. Generic in
-    the item type: ``Paginator[VacanciesVacanciesItem]`` hands out vacancies."""
+    the item type: ``Paginator[VacanciesItem]`` hands out vacancies."""
 
     @classmethod
     def resume(cls, client: Client, cursor: Cursor, *, prefetch: int = 4) -> Paginator[Any]:

@@ -143,7 +143,7 @@ class _Reading:
 
 class VacancySweep(Generic[ItemT]):
     """Every vacancy of a search, each once; see the module's docs. Generic in the item type, like
-    ``Paginator``: ``VacancySweep[VacanciesVacanciesItem]``."""
+    ``Paginator``: ``VacancySweep[VacanciesItem]``."""
 
     def __init__(
         self,

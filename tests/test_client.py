@@ -43,7 +43,7 @@ async def test_a_search_sends_what_hh_requires_and_returns_a_model() -> None:
         ("locale", "EN"),
         ("text", "python"),
     ]
-    assert type(page).__name__ == "VacanciesVacanciesResponse"
+    assert type(page).__name__ == "VacanciesResponse"
     assert page.to_dict() == PAGE
     assert page.items and page.items[0].name == "Python developer"  # type: ignore[union-attr]
 

@@ -12,7 +12,7 @@ import pytest
 
 from codegen import examples, generate
 from hh_async import OPERATIONS
-from hh_async.models import UNSET, VacanciesVacanciesItem, VacancySalary
+from hh_async.models import UNSET, VacanciesItem, VacancySalary
 
 from .conftest import ROOT
 
@@ -51,7 +51,7 @@ class Watched(dict[str, Any]):
 def test_a_nested_object_is_read_only_when_asked_for(search_page: dict[str, Any]) -> None:
     reads: set[str] = set()
     salary = Watched(search_page["items"][0]["salary"], reads)
-    item = VacanciesVacanciesItem.from_dict({**search_page["items"][0], "salary": salary})
+    item = VacanciesItem.from_dict({**search_page["items"][0], "salary": salary})
     assert item.name == search_page["items"][0]["name"]
     assert reads == set()  # building the item and reading its name left the salary alone
     assert isinstance(item.salary, VacancySalary)
@@ -64,7 +64,7 @@ def test_a_field_is_converted_once(search_page: dict[str, Any]) -> None:
     items = page.items
     assert items is page.items  # the same list: converted on the first read only
     first = items[0]
-    assert isinstance(first, VacanciesVacanciesItem)
+    assert isinstance(first, VacanciesItem)
     assert first.salary is first.salary
     assert isinstance(first.salary, VacancySalary)
     assert first.salary.to_dict() == search_page["items"][0]["salary"]
@@ -93,7 +93,7 @@ def test_read_and_changed_fields_are_written_back(search_page: dict[str, Any]) -
 
 def test_unknown_keys_are_kept_read_or_not(search_page: dict[str, Any]) -> None:
     body = {**search_page["items"][0], "ai_summary": {"text": "new in 2027"}}
-    item = VacanciesVacanciesItem.from_dict(body)
+    item = VacanciesItem.from_dict(body)
     assert item.to_dict() == body
     assert item.additional_properties["ai_summary"] == {"text": "new in 2027"}
     assert "id" not in item.additional_properties  # declared fields are not "additional"
@@ -104,7 +104,7 @@ def test_unknown_keys_are_kept_read_or_not(search_page: dict[str, Any]) -> None:
 
 def test_a_value_of_another_shape_is_kept_when_read(search_page: dict[str, Any]) -> None:
     body = {**search_page["items"][0], "salary": [1, "x"], "area": "Moscow", "professional_roles": None}
-    item = VacanciesVacanciesItem.from_dict(body)
+    item = VacanciesItem.from_dict(body)
     assert item.salary == [1, "x"]  # type: ignore[comparison-overlap]
     assert item.area == "Moscow"  # type: ignore[comparison-overlap]
     assert item.professional_roles is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from codegen.facts import depth_cap, per_page_limits
@@ -243,3 +244,42 @@ def test_paging_limits_stated_only_in_words_are_read() -> None:
     declared["description"] = "максимум 7"
     assert per_page_limits({"parameters": [declared]}) == {"default": 10, "maximum": 50}  # the schema wins
     assert depth_cap({"description": "Список"}) is None
+
+
+def test_class_names_do_not_say_a_word_twice() -> None:
+    """HH's keys repeat their file's name (``VacanciesVacanciesItem``) and a field named like its model
+    repeated it again (``…WorkFormatWorkFormatItem``); a name that is taken keeps its words."""
+    d = normalize(
+        spec(
+            {
+                "VacanciesVacanciesItem": {
+                    "type": "object",
+                    "properties": {
+                        "work_format": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {"id": {"type": "string"}}},
+                        }
+                    },
+                },
+                "VacanciesWorkFormat": {
+                    "type": "object",
+                    "properties": {
+                        "work_format": {"type": "object", "properties": {"id": {"type": "string"}}}
+                    },
+                },
+                "ErrorsError": {"type": "object", "properties": {}},
+                "Errors": {"type": "object", "properties": {}},
+                "Holder": {
+                    "type": "object",
+                    "properties": {"it": {"$ref": "#/components/schemas/VacanciesVacanciesItem"}},
+                },
+            }
+        )
+    )
+    schemas = d["components"]["schemas"]
+    assert "VacanciesItem" in schemas and "VacanciesVacanciesItem" not in schemas
+    assert "VacanciesVacanciesItem" not in json.dumps(d)  # every reference follows the new name
+    assert "VacanciesItemWorkFormatItem" in schemas  # not VacanciesVacanciesItemWorkFormatItem
+    # A field named like its own model keeps its name rather than take the model's (or a made-up one).
+    assert "VacanciesWorkFormatWorkFormat" in schemas and "VacanciesWorkFormatInline" not in schemas
+    assert "ErrorsError" in schemas  # "Errors" is taken: the key keeps its words

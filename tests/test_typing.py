@@ -48,12 +48,12 @@ def test_readme_quick_start_type_checks_without_none_guards(tmp_path: Path) -> N
         from typing import assert_type
 
         from hh_async import HHClient
-        from hh_async.models import Unset, VacanciesVacanciesItem, VacancySalary
+        from hh_async.models import Unset, VacanciesItem, VacancySalary
 
 
         async def main(hh: HHClient) -> None:
             page = await hh.get_vacancies(text="python", per_page=50)
-            assert_type(page.items, list[VacanciesVacanciesItem])  # required, items not Optional
+            assert_type(page.items, list[VacanciesItem])  # required, items not Optional
             print(page.items[0].name.upper(), page.found + 1)
             for vacancy in page.items:
                 print(vacancy.id, vacancy.name)
@@ -79,7 +79,7 @@ def test_what_the_spec_does_not_promise_still_needs_a_check(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert 'Item "None" of "VacancySalary | None" has no attribute "currency"' in result.stdout
-    assert '"VacanciesVacanciesItem" has no attribute "nmae"' in result.stdout
+    assert '"VacanciesItem" has no attribute "nmae"' in result.stdout
 
 
 def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
         from typing import TYPE_CHECKING, Any, TypeVar, assert_type
 
         from hh_async import HHClient
-        from hh_async.models import VacanciesVacanciesItem
+        from hh_async.models import VacanciesItem
         from hh_async.pagination import Page, Paginator
 
         T = TypeVar("T")
@@ -105,7 +105,7 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
 
         async def main(hh: HHClient) -> None:
             async for vacancy in paginate(hh.get_vacancies, text="x"):
-                assert_type(vacancy, VacanciesVacanciesItem)
+                assert_type(vacancy, VacanciesItem)
                 print(vacancy.id.upper())
 
 
@@ -114,7 +114,7 @@ def test_a_paginator_is_typed_by_the_items_of_its_pages(tmp_path: Path) -> None:
 
 
         def item(vacancy: GetVacanciesItem) -> None:
-            assert_type(vacancy, VacanciesVacanciesItem)
+            assert_type(vacancy, VacanciesItem)
         """,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -130,12 +130,12 @@ def test_hh_paginate_yields_typed_items(tmp_path: Path) -> None:
         from typing import assert_type
 
         from hh_async import HHClient
-        from hh_async.models import VacanciesVacanciesItem
+        from hh_async.models import VacanciesItem
 
 
         async def main(hh: HHClient) -> None:
             async for vacancy in hh.paginate(hh.get_vacancies, text="x"):
-                assert_type(vacancy, VacanciesVacanciesItem)
+                assert_type(vacancy, VacanciesItem)
         """,
     )
     assert result.returncode == 0, result.stdout + result.stderr
