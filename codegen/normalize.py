@@ -218,11 +218,23 @@ def nullable_components_at_use(doc: dict[str, Any]) -> None:
     OpenAPI 3.0 lets nullability be said."""
     schemas = doc.get("components", {}).get("schemas", {})
     nullable = {f"#/components/schemas/{key}" for key, s in schemas.items() if s.pop("nullable", False)}
+    nullable |= {f"#/components/schemas/{key}" for key, s in schemas.items() if _null_taken_out(s)}
     for schema in each_schema(doc):
         _wrap_refs(schema, lambda ref: ref in nullable)
         for key in ("oneOf", "anyOf"):
             if any(m.get("$ref") in nullable for m in schema.get(key) or ()):
                 schema["nullable"] = True
+
+
+def _null_taken_out(schema: Schema) -> bool:
+    """An enum listing null among other values loses it (True): the place that refers to it says
+    nullable instead, or the generator makes the class a union and names it ``…Type1``. ``[null]`` alone is
+    HH's null schema, left to the rules about it."""
+    values = schema.get("enum")
+    if isinstance(values, list) and None in values and len(values) > 1:
+        schema["enum"] = [value for value in values if value is not None]
+        return True
+    return False
 
 
 def _wrap_refs(schema: Schema, wanted: Callable[[str], bool]) -> None:
@@ -295,10 +307,12 @@ def names_without_stutter(doc: dict[str, Any]) -> None:
 
 
 def _is_inline_object(schema: Any) -> bool:
-    """An inline object, allOf or enum: what the generator must turn into a class of its own."""
+    """An inline object (a free-form one too), allOf or enum: what the generator must turn into a class of
+    its own (left inline, a nullable one comes out as ``…Type0``)."""
     if not isinstance(schema, dict) or "$ref" in schema:
         return False
-    return "properties" in schema or "allOf" in schema or bool(schema.get("enum"))
+    kind = "properties" in schema or "allOf" in schema or schema.get("type") == "object"
+    return kind or bool(schema.get("enum"))
 
 
 def inline_objects_named(doc: dict[str, Any]) -> None:
@@ -310,7 +324,7 @@ def inline_objects_named(doc: dict[str, Any]) -> None:
 
     def component(member: Schema, name: str) -> Schema:
         member = copy.deepcopy(member)  # a rule before may have shared it between places
-        nullable = member.pop("nullable", False)
+        nullable = _null_taken_out(member) | member.pop("nullable", False)
         promise = member.pop(PROMISE, None)  # about the place it stood, not about the new class
         new = name
         while new in schemas and schemas[new] != member:

@@ -283,3 +283,28 @@ def test_class_names_do_not_say_a_word_twice() -> None:
     # A field named like its own model keeps its name rather than take the model's (or a made-up one).
     assert "VacanciesWorkFormatWorkFormat" in schemas and "VacanciesWorkFormatInline" not in schemas
     assert "ErrorsError" in schemas  # "Errors" is taken: the key keeps its words
+
+
+def test_free_form_objects_and_enums_with_null_get_names_not_type_numbers() -> None:
+    """A nullable free-form object or an enum listing null, left inline, comes out of the generator as
+    ``…Type0``/``…Type1``; named where they stand, they read as what they are."""
+    d = normalize(
+        spec(
+            {
+                "Me": {
+                    "type": "object",
+                    "properties": {
+                        "negotiations_url": {"type": "object", "nullable": True},
+                        "relations": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": ["blacklisted", None]},
+                        },
+                    },
+                }
+            }
+        )
+    )
+    schemas = d["components"]["schemas"]
+    assert schemas["MeNegotiationsUrl"]["type"] == "object"
+    assert schemas["MeRelationsItem"]["enum"] == ["blacklisted"]  # null is said by the place instead
+    assert json.dumps(schemas["Me"]["properties"]["relations"]["items"]).count('"nullable": true') == 1
