@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 
@@ -27,18 +27,21 @@ from ._raw.facade import Operations, RawOperations
 from ._raw.models.host import Host
 from ._raw.types import Response
 from .buffered_transport import BufferedTransport, read_whole
+from .cache.storage import CacheStorage
+from .cache.transport import with_cache
 from .drift import DriftMonitor
 from .errors import DecodeError, HHError, error_from_response, request_id
 from .events import Events, Hook, debug_from_environment
 from .jsonlib import loads
 from .operations import Operation, registry
-from .pagination import Cursor, Paginator, resolve
+from .pagination import Cursor, Page, Paginator, resolve
 from .retry import RetryPolicy, RetryTransport
 from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleBackend, ThrottleTransport
 from .wire import Parts, build, plain, primitive, query_string
 
 if TYPE_CHECKING:
+    from ._raw.facade import GetVacanciesItem
     from .auth import TokenPost
 
 T = TypeVar("T")
@@ -137,6 +140,7 @@ class HHClient(Operations):
         http_client: httpx.AsyncClient | None = None,
         drift: DriftMonitor | None = None,
         event_hooks: Mapping[str, Sequence[Hook]] | None = None,
+        cache: bool | CacheStorage = True,
     ) -> None:
         """
         Args:
@@ -155,6 +159,11 @@ class HHClient(Operations):
             drift: a DriftMonitor to log what HH sends beyond the spec.
             event_hooks: callables per event kind (``request``, ``response``, ``retry``, ``slowdown``,
                 ``throttle_wait``, ``token``, ``refresh``), each given an ``Event``: see ``hh_async.events``.
+            cache: HTTP caching of what HH serves with an ETag or max-age (dictionaries, areas, roles):
+                True (default) keeps answers in memory, a ``CacheStorage`` (``MemoryCacheStorage``,
+                ``FileCacheStorage``, ``RedisCacheStorage``) keeps them there, False turns caching off.
+                Per call, ``extra_headers={"Cache-Control": "no-cache"}`` revalidates, ``"no-store"``
+                bypasses. See ``hh_async.cache``.
         """
         if not user_agent or not user_agent.strip():
             raise ValueError("user_agent is required by HH, e.g. 'MyApp/1.0 (me@example.com)'")
@@ -167,6 +176,7 @@ class HHClient(Operations):
         self._events = Events(event_hooks)
         headers = {"User-Agent": user_agent, "HH-User-Agent": user_agent}
         self._stack: RetryTransport | None = None
+        self._top: httpx.AsyncBaseTransport | None = None  # the stack with the cache on top
         if http_client is not None:
             ignored = [
                 name
@@ -177,6 +187,7 @@ class HHClient(Operations):
                     ("limits", limits is not None),
                     ("base_url", base_url != DEFAULT_BASE_URL),
                     ("timeout", timeout is not DEFAULT_TIMEOUT),
+                    ("cache", cache is not True),
                 )
                 if given
             ]
@@ -194,9 +205,11 @@ class HHClient(Operations):
             self.throttle: ThrottleBackend = throttle or Throttle()
             self._throttled = ThrottleTransport(inner, self.throttle)
             self._stack = RetryTransport(self._throttled, retry)
+            # Above retries and throttle: a fresh hit costs neither; a revalidation goes through both.
+            self._top = with_cache(self._stack, cache)
             # Kept for its configuration (and for callers who want it); our calls go to the stack directly.
             self._http = httpx.AsyncClient(
-                base_url=base_url, headers=headers, timeout=timeout, transport=self._stack
+                base_url=base_url, headers=headers, timeout=timeout, transport=self._top
             )
             self._owns_http = True
             self._headers = {}
@@ -253,6 +266,29 @@ class HHClient(Operations):
             return None
         return self._retry or self._stack.policy
 
+    @overload
+    def paginate(
+        self,
+        method: Callable[..., Awaitable[Page[T]]],
+        /,
+        *,
+        per_page: int | None = None,
+        prefetch: int = 4,
+        **filters: Any,
+    ) -> Paginator[T]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: str | None = None,
+        /,
+        *,
+        cursor: Cursor | None = None,
+        per_page: int | None = None,
+        prefetch: int = 4,
+        **filters: Any,
+    ) -> Paginator[Any]: ...
+
     def paginate(
         self,
         method: Callable[..., Awaitable[Any]] | str | None = None,
@@ -262,7 +298,7 @@ class HHClient(Operations):
         per_page: int | None = None,
         prefetch: int = 4,
         **filters: Any,
-    ) -> Paginator:
+    ) -> Paginator[Any]:
         """Every item of a paged list: ``async for v in hh.paginate(hh.get_vacancies, text="python")``.
 
         ``per_page`` defaults to the operation's maximum; ``prefetch`` pages are fetched ahead. Resume a read
@@ -287,7 +323,7 @@ class HHClient(Operations):
         resume: Mapping[str, Any] | str | None = None,
         seen: set[int | str] | None = None,
         **filters: Any,
-    ) -> VacancySweep:
+    ) -> VacancySweep[GetVacanciesItem]:
         """Every vacancy the search finds, past HH's 2000 cap, each once (``async for``): the date range
         is cut into slices under the cap. ``progress`` gets a ``Progress`` as slices and pages complete;
         ``sweep.state`` and ``resume=``/``seen=`` continue an interrupted sweep. See ``hh_async.search_all``.
@@ -448,13 +484,13 @@ class HHClient(Operations):
             await flow.aclose()
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        assert self._stack is not None
+        assert self._top is not None
         events = self._events
         timed = events.wanted("response")
         if events.wanted("request"):
             events.emit("request", "sending", request=request)
         started = time.perf_counter() if timed else 0.0
-        response = await self._stack.handle_async_request(request)
+        response = await self._top.handle_async_request(request)
         response.request = request
         if isinstance(response.stream, httpx.ByteStream):  # whole already: read without the async path
             read_whole(response)

@@ -29,3 +29,27 @@ def test_webhooks_are_handled_once_each_though_a_worker_is_killed() -> None:
         0,
         0,
     )
+
+
+def test_a_user_logs_in_through_hh_and_sees_their_profile() -> None:
+    """/login -> HH's authorize (state, PKCE) -> /callback -> a session cookie -> / shows what HH says of
+    that user, fetched with their own token."""
+    import httpx
+
+    from hh_async.testing import FakeHH
+    from hh_async.testing.redis_server import redis_server
+
+    with (
+        redis_server() as redis_url,
+        FakeHH(clients={loadrun.CLIENT_ID: loadrun.CLIENT_SECRET}, vacancies=10) as fake,
+        loadrun.app_server(redis_url, fake.url, 1) as (url, _),
+        httpx.Client(follow_redirects=True, timeout=30) as browser,
+    ):
+        page = browser.get(f"{url}/login")
+        assert page.status_code == 200 and page.url.path == "/"
+        profile = page.json()
+        assert profile["hh"]["id"] == profile["user"]  # HH's answer for the user the session belongs to
+        assert fake.oauth.requests["authorization_code"] == 1
+        forged = browser.get(f"{url}/callback", params={"code": "x", "state": "not-ours"})
+        assert forged.status_code == 400  # a state we never issued is refused before any token request
+        assert fake.oauth.requests["authorization_code"] == 1

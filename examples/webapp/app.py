@@ -53,7 +53,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     base_url: str = "https://api.hh.ru"
     authorize_url: str = AUTHORIZE_URL
-    token_url: str = ""  # empty: <base_url>/token, where HH serves it
+    token_url: str | None = None  # None: the HHClient's <base_url>/token, where HH serves it
     rate: float = 8.0  # requests per second to HH, for all workers together (HH allows about 10 per IP)
     concurrency: int = 20  # requests to HH in flight at once, all workers together
     claim_idle: float = 60.0  # seconds before another worker takes over the events of one that died
@@ -77,16 +77,12 @@ class Settings:
             redis_url=env.get("REDIS_URL", cls.redis_url),
             base_url=env.get("HH_BASE_URL", cls.base_url),
             authorize_url=env.get("HH_AUTHORIZE_URL", cls.authorize_url),
-            token_url=env.get("HH_TOKEN_URL", ""),
+            token_url=env.get("HH_TOKEN_URL") or None,
             rate=float(env.get("HH_RATE", cls.rate)),
             concurrency=int(env.get("HH_CONCURRENCY", cls.concurrency)),
             claim_idle=float(env.get("WEBAPP_CLAIM_IDLE", cls.claim_idle)),
             prefix=env.get("WEBAPP_PREFIX", cls.prefix),
         )
-
-    @property
-    def token_endpoint(self) -> str:
-        return self.token_url or f"{self.base_url.rstrip('/')}/token"
 
 
 async def handle_event(event: WebhookEvent) -> None:
@@ -130,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.client_id,
                 settings.client_secret,
                 store_for,
-                token_url=settings.token_endpoint,
+                token_url=settings.token_url,  # None: through the worker's HHClient (its UA and throttle)
             )
             worker = Worker(
                 queue,
@@ -182,7 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             code,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
-            token_url=settings.token_endpoint,
+            token_url=settings.token_url,
+            client=request.app.state.hh,  # the code exchange goes through the app's client, like any call
         )
         hh: HHClient = request.app.state.hh
         me = await hh.with_options(auth=auth).get_current_user_info()
