@@ -24,6 +24,7 @@ def connect(args: argparse.Namespace) -> HHClient:
 
 
 def token_url(args: argparse.Namespace) -> str:
+    """Where tokens are asked for outside a client (``app-token``, ``login``): HH's, or the other HH's."""
     return TOKEN_URL if args.base_url == DEFAULT_BASE_URL else args.base_url.rstrip("/") + "/token"
 
 
@@ -39,7 +40,7 @@ def _auth(args: argparse.Namespace) -> httpx.Auth | None:
     store = JsonFileTokenStore(args.token_file)
     data = _read_token_file(Path(args.token_file))
     if data.get("refresh_token") and args.client_id and args.client_secret:
-        return UserToken(args.client_id, args.client_secret, store, token_url=token_url(args))
+        return UserToken(args.client_id, args.client_secret, store)  # refreshed through the client itself
     return StaticToken(str(data["access_token"]))
 
 

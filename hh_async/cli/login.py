@@ -19,7 +19,8 @@ from .parser import UsageError
 
 async def app_token(args: argparse.Namespace) -> int:
     client_id, client_secret = _credentials(args)
-    auth = AppToken(client_id, client_secret, JsonFileTokenStore(args.token_file), token_url=token_url(args))
+    store = JsonFileTokenStore(args.token_file)
+    auth = AppToken(client_id, client_secret, store, token_url=token_url(args), user_agent=args.user_agent)
     await auth.token()
     print(f"application token saved to {args.token_file}", file=sys.stderr)
     return 0
@@ -58,6 +59,7 @@ async def login(args: argparse.Namespace) -> int:
         client_secret=client_secret,
         store=JsonFileTokenStore(args.token_file),
         token_url=token_url(args),
+        user_agent=args.user_agent,  # HH refuses token requests without one
     )
     print(f"logged in; tokens saved to {args.token_file}", file=sys.stderr)
     return 0
