@@ -34,15 +34,15 @@ from .errors import DecodeError, HHError, error_from_response, request_id
 from .events import Events, Hook, debug_from_environment
 from .jsonlib import loads
 from .operations import Operation, registry
-from .pagination import Cursor, Page, Paginator, resolve
 from .retry import RetryPolicy, RetryTransport
-from .search_all import Progress, VacancySweep
 from .throttle import Throttle, ThrottleBackend, ThrottleTransport
 from .wire import Parts, build, plain, primitive, query_string
 
 if TYPE_CHECKING:
     from ._raw.facade import GetVacanciesItem
     from .auth import TokenPost
+    from .pagination import Cursor, Page, Paginator
+    from .search_all import Progress, VacancySweep
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.hh.ru"
@@ -304,6 +304,8 @@ class HHClient(Operations):
         ``per_page`` defaults to the operation's maximum; ``prefetch`` pages are fetched ahead. Resume a read
         with ``hh.paginate(cursor=saved_cursor)``. See ``hh_async.pagination``.
         """
+        from .pagination import Paginator, resolve  # on first use: importing the client stays cheap
+
         if cursor is not None:
             if method is not None or filters or per_page is not None:
                 raise TypeError("a cursor carries its operation, filters and per_page: pass it alone")
@@ -328,6 +330,8 @@ class HHClient(Operations):
         is cut into slices under the cap. ``progress`` gets a ``Progress`` as slices and pages complete;
         ``sweep.state`` and ``resume=``/``seen=`` continue an interrupted sweep. See ``hh_async.search_all``.
         """
+        from .search_all import VacancySweep  # on first use: importing the client stays cheap
+
         return VacancySweep(
             self, filters, progress=progress, per_page=per_page, prefetch=prefetch, resume=resume, seen=seen
         )

@@ -30,7 +30,6 @@ inside the call that needs the first of them, so nothing runs between calls.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import functools
@@ -49,6 +48,8 @@ from .operations import Operation, registry
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:  # a default (PEP 696): a bare ``Paginator`` is ``Paginator[Any]``
+    import asyncio
+
     from typing_extensions import TypeVar as _TypeVarWithDefault
 
     ItemT = _TypeVarWithDefault("ItemT", default=Any)
@@ -290,6 +291,8 @@ class Paginator(Generic[ItemT]):
             with anyio.CancelScope(shield=True):  # short: they are cancelled, only their cleanup runs
                 pending = set(tasks)
                 while pending:
+                    import asyncio  # running under it: already imported, no cost
+
                     _, pending = await asyncio.wait(pending, timeout=0.05)
                     for task in pending:  # a cancellation can be lost in a library's own shielded step
                         task.cancel()
@@ -418,6 +421,8 @@ class _Fetch:
         self.task: asyncio.Task[Any] | None = None
         self._outcome: tuple[Any, Exception | None] | None = None
         if sniffio.current_async_library() == "asyncio":
+            import asyncio  # running under it: already imported, no cost
+
             self.task = asyncio.ensure_future(make())
 
     @property
