@@ -52,6 +52,9 @@ test: $(RAW) lint
 bench: $(BIN)/python
 	$(BIN)/python benchmarks/client_cpu.py
 	$(BIN)/python benchmarks/call_overhead.py
+	$(BIN)/python benchmarks/request_path.py
+	$(BIN)/python benchmarks/per_user_view.py
+	$(BIN)/python benchmarks/cache_hit.py
 	$(BIN)/python benchmarks/parse_cost.py
 	$(BIN)/python benchmarks/paginate_rate.py
 	$(BIN)/python benchmarks/sweep_rss.py
