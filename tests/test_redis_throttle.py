@@ -26,6 +26,7 @@ from hh_async.retry import RetryPolicy
 from hh_async.testing import FakeHH, Faults
 
 from .conftest import ROOT
+from .processes import run_together
 from .test_redis_tokens import socket_that_refuses
 from .test_user_views import recorded
 
@@ -89,32 +90,11 @@ async def test_4_processes_x_50_tasks_share_8_req_s_and_hh_never_answers_429(
     recorder = recorded(server)
     settings = [str(TASKS), str(ANSWERS), str(RATE)]
     async with server:
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-c", SEARCH_IN_A_PROCESS, redis_url, server.url, key, *settings],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=ENV,
-            )
-            for _ in range(PROCESSES)
-        ]
-        try:
-            for process in processes:
-                assert process.stdout is not None
-                assert await anyio.to_thread.run_sync(process.stdout.readline) == "ready\n"
-            for process in processes:
-                assert process.stdin is not None
-                process.stdin.write("go\n")
-                process.stdin.flush()
-            outputs = [await anyio.to_thread.run_sync(p.communicate, None, 120) for p in processes]
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-    assert [p.returncode for p in processes] == [0] * PROCESSES
-    answered = [[int(s) for s in out.split()] for out, _ in outputs]
+        ran = await run_together(
+            SEARCH_IN_A_PROCESS, [redis_url, server.url, key, *settings], PROCESSES, ENV, timeout=120
+        )
+    assert [code for code, _ in ran] == [0] * PROCESSES
+    answered = [[int(s) for s in out.split()] for _, out in ran]
     assert all(len(statuses) >= ANSWERS for statuses in answered)
     assert server.faults.injected["429"] == 0
     assert {s for statuses in answered for s in statuses} == {200}

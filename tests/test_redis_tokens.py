@@ -33,6 +33,7 @@ from hh_async.testing.oauth import OAuthTransport
 from hh_async.tokens import TokenConflict, TokenPair
 
 from .conftest import ROOT
+from .processes import run_together
 from .test_auth import ME, TTL, app_token, fake_hh, log_in, user_token
 from .test_user_views import log_in as log_in_at
 
@@ -131,32 +132,9 @@ async def test_processes_sharing_redis_refresh_an_expired_token_once(redis_url: 
         await redis.aclose()
         server.clock.advance(TTL + 1)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-c", REFRESH_IN_A_PROCESS, redis_url, server.url, key],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(3)
-        ]
-        try:
-            for process in processes:
-                assert process.stdout is not None
-                assert await anyio.to_thread.run_sync(process.stdout.readline) == "ready\n"
-            for process in processes:
-                assert process.stdin is not None
-                process.stdin.write("go\n")
-                process.stdin.flush()
-            outputs = [await anyio.to_thread.run_sync(p.communicate, None, 60) for p in processes]
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-        results = [tuple(map(int, out.split())) for out, _ in outputs]
-        assert [p.returncode for p in processes] == [0, 0, 0]
+        ran = await run_together(REFRESH_IN_A_PROCESS, [redis_url, server.url, key], 3, env, timeout=60)
+        results = [tuple(map(int, out.split())) for _, out in ran]
+        assert [code for code, _ in ran] == [0, 0, 0]
         assert sorted(refreshes for refreshes, _ in results) == [0, 0, 1]
         assert [ok for _, ok in results] == [20, 20, 20]
         assert server.oauth.requests["refresh_token"] == 1
