@@ -35,6 +35,7 @@ from .events import Events, Hook, debug_from_environment
 from .jsonlib import loads
 from .operations import Operation, registry
 from .retry import RetryPolicy, RetryTransport
+from .shapes import fitting
 from .throttle import Throttle, ThrottleBackend, ThrottleTransport
 from .wire import Parts, build, plain, primitive, query_string
 
@@ -535,12 +536,15 @@ class HHClient(Operations):
         data = _json(response, operation.operation_id)
         if model is None:
             return data
-        # With several documented shapes the first is used: tolerant models accept either.
-        cls: Any = model[0] if isinstance(model, tuple) else model
+        shapes = model if isinstance(model, tuple) else (model,)
+        cls: Any = shapes[0]
         try:
             if isinstance(data, list):
-                parsed: Any = [cls.from_dict(item) if isinstance(item, dict) else item for item in data]
+                parsed: Any = [
+                    _shape(shapes, item).from_dict(item) if isinstance(item, dict) else item for item in data
+                ]
             elif isinstance(data, dict):
+                cls = _shape(shapes, data)
                 parsed = cls.from_dict(data)
             else:
                 raise TypeError(f"expected a JSON object, got {type(data).__name__}")
@@ -555,6 +559,11 @@ class HHClient(Operations):
         if self.drift is not None:
             self.drift.observe(parsed)
         return parsed
+
+
+def _shape(shapes: tuple[Any, ...], body: Mapping[str, Any]) -> Any:
+    """The class of a body: the one documented, or of several the one its keys fit (``hh_async.shapes``)."""
+    return shapes[0] if len(shapes) == 1 else fitting(shapes, body)
 
 
 def _one_header(auth: httpx.Auth | None) -> str | None:

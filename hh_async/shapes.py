@@ -1,0 +1,39 @@
+"""Which of an answer's documented shapes a body is.
+
+HH documents some answers as one of several shapes: ``GET /me`` is an application's, an applicant's, an
+employer's or a manager's profile; the active vacancy list is one of two. The body does not name its
+shape, so it is read by its keys: the shape that fits best is the one with the fewest keys the spec
+promised but the body lacks plus keys the body has but the shape does not declare; on a tie, the one
+that declares more of the body's keys; then the first documented. A shape that fits nothing well still
+parses (models are tolerant), so this only decides which class, never whether.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+@functools.cache
+def _declared(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The JSON keys a generated model declares, and those its spec promises."""
+    fields: Mapping[str, tuple[str, Any, Any]] = getattr(cls, "_fields", {})
+    promise: Mapping[str, tuple[bool, bool]] = getattr(cls, "_promise", {})
+    required = frozenset(
+        fields[name][0] for name, (needed, _) in promise.items() if needed and name in fields
+    )
+    return frozenset(getattr(cls, "_keys", frozenset())), required
+
+
+def fitting(candidates: Sequence[type], body: Mapping[str, Any]) -> type:
+    """The candidate class that fits ``body`` best (see the module's docstring)."""
+    keys = body.keys()
+
+    def misfit(index: int) -> tuple[int, int, int]:
+        declared, required = _declared(candidates[index])
+        known = sum(1 for key in keys if key in declared)
+        missing = sum(1 for key in required if key not in body)
+        return missing + (len(keys) - known), -known, index
+
+    return candidates[min(range(len(candidates)), key=misfit)]
