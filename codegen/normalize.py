@@ -290,9 +290,10 @@ def _without_stutter(name: str) -> str:
 
 def _joined(parent: str, suffix: str) -> str:
     """A name for what stands at ``suffix`` inside ``parent``, without saying twice what both say
-    (``VacancyWorkFormat`` + ``WorkFormatItem`` -> ``VacancyWorkFormatItem``); never the parent's own name."""
+    (``VacancyWorkFormat`` + ``WorkFormatItem`` -> ``VacancyWorkFormatItem``); a field named like its own
+    model holds the model's ``…Value`` (``InvalidGrantError.error`` -> ``InvalidGrantErrorValue``)."""
     joined = _without_stutter(parent + suffix)
-    return joined if joined != parent else parent + suffix
+    return joined if joined != parent else parent + "Value"
 
 
 def names_without_stutter(doc: dict[str, Any]) -> None:

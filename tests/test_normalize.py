@@ -280,8 +280,8 @@ def test_class_names_do_not_say_a_word_twice() -> None:
     assert "VacanciesItem" in schemas and "VacanciesVacanciesItem" not in schemas
     assert "VacanciesVacanciesItem" not in json.dumps(d)  # every reference follows the new name
     assert "VacanciesItemWorkFormatItem" in schemas  # not VacanciesVacanciesItemWorkFormatItem
-    # A field named like its own model keeps its name rather than take the model's (or a made-up one).
-    assert "VacanciesWorkFormatWorkFormat" in schemas and "VacanciesWorkFormatInline" not in schemas
+    # A field named like its own model holds the model's "…Value", not the model's own name again.
+    assert "VacanciesWorkFormatValue" in schemas and "VacanciesWorkFormatWorkFormat" not in schemas
     assert "ErrorsError" in schemas  # "Errors" is taken: the key keeps its words
 
 
