@@ -7,7 +7,7 @@ HH_SPEC ?= https://api.hh.ru/openapi/specification/public
 export HH_SPEC
 
 # redis-server: the tests of shared state (tokens, throttle, webhooks) run against a real one.
-.PHONY: install system venv spec generate lint test report bench demo clean
+.PHONY: install system venv spec update-spec generate lint test report bench demo clean
 
 install: system venv spec generate
 
@@ -29,6 +29,14 @@ spec: $(BIN)/python
 
 generate: $(BIN)/python
 	$(BIN)/python -m codegen generate
+
+# A new spec from $(HH_SPEC): the old one kept as openapi.previous.yml, the client regenerated, and what
+# changes for Python callers printed (methods, parameters, model fields; breaking first).
+update-spec: $(BIN)/python
+	$(BIN)/python -m codegen spec
+	$(BIN)/python -m codegen generate
+	@if [ -f openapi.previous.yml ]; then $(BIN)/python -m codegen diff openapi.previous.yml openapi.yml; \
+	else echo "no previous spec kept (the same spec again, or the first one): nothing to compare"; fi
 
 report: $(BIN)/python
 	$(BIN)/python -m codegen report --json

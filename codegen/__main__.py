@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             doc, _notes = generate.prepare(args.spec, OVERLAYS)
             figures = report_module.build(doc, specfile.sha256(args.spec), args.package)
             print(json.dumps(figures, indent=2, ensure_ascii=False) if args.json else _summary(figures))
+            if figures["stale"]:
+                stale = f"{args.package}/_raw is stale: {args.spec} changed since; run `make generate`"
+                print(stale, file=sys.stderr)
         elif args.command == "diff":
             old = specfile.parse(specfile.read_source(args.old), args.old)
             new = specfile.parse(specfile.read_source(args.new), args.new)

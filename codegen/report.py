@@ -104,6 +104,7 @@ def build(doc: dict[str, Any], spec_sha256: str, package_dir: Path) -> dict[str,
         if reason:
             failures.append({"operation": op_id, "status": status, "example": name, "reason": reason})
     return {
+        "stale": generation["spec_sha256"] != spec_sha256,
         "spec_sha256": spec_sha256,
         "generated_from_sha256": generation["spec_sha256"],
         "operations_total": total,

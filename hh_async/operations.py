@@ -7,8 +7,12 @@ when ``Operation.responses`` is read.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import warnings
 from collections.abc import Mapping
 from importlib import import_module
+from pathlib import Path
 from types import MappingProxyType
 
 import attrs
@@ -93,12 +97,36 @@ def _model_class(ref: str) -> type:
     return cls
 
 
+def warn_if_stale(package: Path) -> None:
+    """In a checkout, say so when ``openapi.yml`` changed after ``_raw`` was generated from it: the methods
+    would speak of another API than the spec. (An installed package has no spec beside it: no cost.)"""
+    spec, made = package.parent / "openapi.yml", package / "_raw" / "generation.json"
+    try:
+        if spec.stat().st_mtime <= made.stat().st_mtime:
+            return  # generated after the spec last changed: not stale, and nothing read
+        generated_from = json.loads(made.read_text(encoding="utf-8")).get("spec_sha256")
+        if generated_from == hashlib.sha256(spec.read_bytes()).hexdigest():
+            return
+    except (OSError, ValueError):
+        return
+    warnings.warn(
+        f"hh_async/_raw was generated from another spec than {spec}: run `make generate`",
+        StaleClientWarning,
+        stacklevel=3,
+    )
+
+
+class StaleClientWarning(UserWarning):
+    """The generated client is older than the spec beside it (a checkout that was not regenerated)."""
+
+
 @functools.cache
 def registry() -> Mapping[str, Operation]:
     try:
         data = import_module(f"{RAW}.registry").OPERATIONS
     except ModuleNotFoundError as exc:  # pragma: no cover - a checkout that never ran `make generate`
         raise ImportError("hh_async._raw is missing: run `make generate` (see README)") from exc
+    warn_if_stale(Path(__file__).resolve().parent)
     return MappingProxyType(
         {
             op_id: Operation(
