@@ -36,3 +36,16 @@ def test_seeded_users_are_distinct_and_can_start_expired() -> None:
         f"Bearer {first['access_token']}"
     )
     assert server.user_of(None) is None and server.user_of("Bearer nonsense") is None
+
+
+def test_the_role_chosen_at_login_stays_with_the_token_and_its_refreshes() -> None:
+    server = _server()
+    params = {"response_type": "code", "client_id": "app", "role": "employer"}
+    code = parse_qs(urlsplit(server.authorize(params)[1]).query)["code"][0]
+    grant = {"client_id": "app", "client_secret": "secret"}
+    pair = server.token({"grant_type": "authorization_code", "code": code, **grant})[1]
+    assert server.role_of(f"Bearer {pair['access_token']}") == "employer"
+    server.clock.advance(61)
+    renewed = server.token({"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})[1]
+    assert server.role_of(f"Bearer {renewed['access_token']}") == "employer"
+    assert server.authorize({**params, "role": "admin"})[0] == 400

@@ -58,3 +58,23 @@ async def test_an_employers_me_has_its_employer_and_manager(anyio_backend: str) 
     assert isinstance(me, MeManagerProfile)
     assert me.employer.id == "1" and me.manager.id == "9"  # not lost in additional_properties
     assert me.to_dict() == body
+
+
+@pytest.mark.anyio
+async def test_me_on_the_fake_is_the_profile_of_the_tokens_kind(anyio_backend: str) -> None:
+    """The issue's acceptance: an employer's token gives the employer (manager) profile, an applicant's the
+    applicant one, an application's the bare one."""
+    from hh_async import AppToken
+    from hh_async.testing import CLIENT_ID, CLIENT_SECRET, FakeHH
+
+    async with FakeHH(vacancies=10) as server:
+        employer = server.oauth.issue_user_token(CLIENT_ID, "e1", role="employer")["access_token"]
+        applicant = server.oauth.issue_user_token(CLIENT_ID, "a1", role="applicant")["access_token"]
+        async with HHClient(user_agent="Tests/1.0 (dev@example.com)", base_url=server.url) as hh:
+            as_employer = await hh.with_options(auth=StaticToken(employer)).get_current_user_info()
+            as_applicant = await hh.with_options(auth=StaticToken(applicant)).get_current_user_info()
+            as_app = await hh.with_options(auth=AppToken(CLIENT_ID, CLIENT_SECRET)).get_current_user_info()
+    assert isinstance(as_employer, MeManagerProfile) and as_employer.id == "e1"
+    assert as_employer.employer is not None and as_employer.is_employer
+    assert isinstance(as_applicant, MeApplicantProfile) and as_applicant.id == "a1"
+    assert isinstance(as_app, MeAnyProfile) and as_app.is_application

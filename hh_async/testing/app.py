@@ -149,8 +149,8 @@ class FakeHHApp:
         rejected = check_request(operation_id, query, headers, body)
         if rejected is not None:
             return rejected
-        if operation_id == "get-current-user-info" and user is not None:
-            return self.me(user)
+        if operation_id == "get-current-user-info":
+            return self.me(user, self.oauth.role_of(authorization))
         if operation_id == "get-vacancies":
             if self.faults.captcha_for_anonymous and "authorization" not in headers:
                 return (
@@ -181,13 +181,23 @@ class FakeHHApp:
 
     # --- users and webhook subscriptions ------------------------------------------------------------------
 
-    def me(self, user: str) -> tuple[int, Any, dict[str, str]]:
-        """``GET /me``: the spec's profile, as the user the token belongs to (so a test sees whose token a
-        call carried)."""
-        status, body, headers = self.from_spec("get-current-user-info", {})
-        if isinstance(body, dict):
-            body = {**body, "id": user}
-        return status, body, headers
+    def me(self, user: str | None, role: str | None) -> tuple[int, Any, dict[str, str]]:
+        """``GET /me`` as HH answers it: an applicant's, a manager's (employer token) or an application's
+        profile, whichever the token is; a user's carries their id (so a test sees whose token it was)."""
+        rules = _rules()
+        shape = ME_SHAPES.get(role or "", "MeAnyProfile")
+        body = synthesize(rules["schemas"][shape], rules["schemas"])
+        body.update(
+            auth_type=role,
+            is_applicant=role == "applicant",
+            is_employer=role == "employer",
+            is_application=role == "application",
+            is_admin=False,
+            is_employer_integration=False,
+        )
+        if user is not None:
+            body["id"] = user
+        return 200, body, {}
 
     def subscriptions(
         self, operation_id: str, authorization: str | None, params: dict[str, str], body: bytes
@@ -472,6 +482,9 @@ _SUBSCRIPTION_OPERATIONS = frozenset(
     }
 )
 
+
+ME_SHAPES = {"applicant": "MeApplicantProfile", "employer": "MeManagerProfile", "application": "MeAnyProfile"}
+"""The spec's profile for each kind of token (an employer's token is its manager's)."""
 
 USER_TAGS = re.compile(
     r"(applicant|employer|manager)_(?!auth$)|chats$|webhook|resume_|saved_resume_searches$"

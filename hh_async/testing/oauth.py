@@ -21,6 +21,9 @@ import httpx
 
 from ..facts import ACCESS_TOKEN_LIFETIME, APP_TOKEN_INTERVAL
 
+ROLES = ("applicant", "employer")
+"""What a user logs in as (HH's ``role`` of the authorize page)."""
+
 
 class Clock:
     """The fake server's time: real time plus whatever a test ``advance``s it by (to expire tokens)."""
@@ -43,6 +46,7 @@ class _Token:
     refresh_token: str | None = None
     revoked: bool = False
     user_id: str | None = None  # whose token it is (user tokens); a refresh keeps it
+    role: str = "applicant"  # what the user logged in as: "applicant" or "employer"
 
 
 @attrs.define
@@ -51,6 +55,7 @@ class _Code:
     redirect_uri: str | None
     challenge: str | None
     user_id: str
+    role: str = "applicant"
     used: bool = False
 
 
@@ -83,7 +88,10 @@ class OAuthServer:
             return 400, "only code_challenge_method=S256 is supported"
         code = secrets.token_urlsafe(16)
         user_id = params.get("login_as") or self._new_user()  # the fake's stand-in for who logged in
-        self._codes[code] = _Code(client_id, redirect_uri, params.get("code_challenge"), user_id)
+        role = params.get("role") or "applicant"
+        if role not in ROLES:
+            return 400, f"role must be one of {', '.join(ROLES)}"
+        self._codes[code] = _Code(client_id, redirect_uri, params.get("code_challenge"), user_id, role)
         target = redirect_uri or "https://example.invalid/oauth/callback"
         state = f"&state={params['state']}" if "state" in params else ""
         return 302, f"{target}{'&' if '?' in target else '?'}code={code}{state}"
@@ -109,14 +117,23 @@ class OAuthServer:
         return str(self._users)
 
     def issue_user_token(
-        self, client_id: str, user_id: str | None = None, *, expired: bool = False
+        self, client_id: str, user_id: str | None = None, *, expired: bool = False, role: str = "applicant"
     ) -> dict[str, Any]:
         """A user's token answer as if they had just logged in (for tests and load runs that need many
         users without the browser step); ``expired`` issues one whose access token has already expired."""
-        answer = self._issue("user", client_id, user_id or self._new_user())
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        answer = self._issue("user", client_id, user_id or self._new_user(), role)
         if expired:
             self._access[answer["access_token"]].expires_at = self.clock() - 1
         return answer
+
+    def role_of(self, authorization: str | None) -> str | None:
+        """``"applicant"``, ``"employer"`` or ``"application"`` for a valid token; None otherwise."""
+        if self.check(authorization) is not None or authorization is None:
+            return None
+        token = self._access[authorization.partition(" ")[2]]
+        return "application" if token.kind == "app" else token.role
 
     def user_of(self, authorization: str | None) -> str | None:
         """The user a valid user token belongs to (None for an app token, a bad or a missing one)."""
@@ -124,15 +141,16 @@ class OAuthServer:
             return None
         return self._access[authorization.partition(" ")[2]].user_id
 
-    def _issue(self, kind: str, client_id: str, user_id: str | None = None) -> dict[str, Any]:
+    def _issue(
+        self, kind: str, client_id: str, user_id: str | None = None, role: str = "applicant"
+    ) -> dict[str, Any]:
         access = secrets.token_urlsafe(24)
         if kind == "app":
             self._access[access] = _Token("app", client_id, None)
             return {"access_token": access, "token_type": "bearer"}
         refresh = secrets.token_urlsafe(24)
-        self._access[access] = _Token(
-            "user", client_id, self.clock() + self.access_ttl, refresh, user_id=user_id
-        )
+        expires_at = self.clock() + self.access_ttl
+        self._access[access] = _Token("user", client_id, expires_at, refresh, user_id=user_id, role=role)
         self._refresh[refresh] = access
         return {
             "access_token": access,
@@ -157,7 +175,7 @@ class OAuthServer:
             if digest != code.challenge:
                 return _oauth_error(400, "invalid_grant", "code verifier mismatch")
         code.used = True
-        return 200, self._issue("user", client_id, code.user_id)
+        return 200, self._issue("user", client_id, code.user_id, code.role)
 
     def _refresh_grant(self, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         refresh = form.get("refresh_token", "")
@@ -172,7 +190,7 @@ class OAuthServer:
         if token.expires_at is not None and self.clock() < token.expires_at:
             return _oauth_error(400, "invalid_grant", "token not expired")
         self._refresh[refresh] = None  # the old access token stays what it is: expired
-        return 200, self._issue("user", token.client_id, token.user_id)
+        return 200, self._issue("user", token.client_id, token.user_id, token.role)
 
     def _app_grant(self, client_id: str) -> tuple[int, dict[str, Any]]:
         last = self._app_issued.get(client_id)
