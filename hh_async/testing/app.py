@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -31,7 +32,7 @@ import anyio
 
 from ..facts import DEPTH_CAPS, MAX_PER_PAGE, SEARCH_DEPTH
 from ..operations import registry
-from ..validation import _rules, _Validator
+from ..validation import _rules, _Validator, validate
 from .dataset import MSK, Dataset, hh_time, parse_time
 from .faults import Faults
 from .oauth import OAuthServer
@@ -366,6 +367,7 @@ class FakeHHApp:
         ]
         pages = math.ceil(len(found) / per_page)
         body = {"items": items, "found": len(found), "page": page, "pages": pages, "per_page": per_page}
+        body["ordered_by"] = {"id": "created_at", "name": "по дате отклика"}  # newest first, as listed
         return 200, body, {}
 
     def _refusal(self, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
@@ -437,9 +439,9 @@ class FakeHHApp:
         examples = rules["examples"].get(operation_id, {})
         for status in sorted(operation["responses"]):
             if status.startswith("2"):
-                if status in examples:
+                if _example_keeps_its_promise(operation_id, status):
                     body = examples[status]
-                else:
+                else:  # no example, or one HH wrote against its own schema: a body made from the schema
                     body = synthesize(operation["responses"][status], rules["schemas"])
                 if _is_page(body) and registry()[operation_id].paginated:
                     return self.list_page(operation_id, body, query)
@@ -510,6 +512,14 @@ def token_needed(operation_id: str) -> str | None:
     return None
 
 
+@functools.cache
+def _example_keeps_its_promise(operation_id: str, status: str) -> bool:
+    """Whether the spec has an example of this answer that validates against the spec's own schema (some
+    of HH's do not: a null where none is allowed, an enum value in the wrong case)."""
+    example = _rules()["examples"].get(operation_id, {}).get(status)
+    return example is not None and not validate(example, operation_id, status)
+
+
 def check_request(
     operation_id: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
 ) -> tuple[int, Any, dict[str, str]] | None:
@@ -571,7 +581,7 @@ def synthesize(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) 
     """A small body that follows ``schema``: every declared field, one item per array."""
     while "$ref" in schema:
         schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
-    if depth > 8:
+    if depth > 14:  # cyclic schemas end here; real ones nest up to about 12 levels (chat messages)
         return None
     if schema.get("enum"):
         return next((v for v in schema["enum"] if v is not None), None)
