@@ -62,7 +62,8 @@ from .events import NO_EVENTS, Events, events_of
 from .facts import APP_TOKEN_INTERVAL
 from .tokens import ConditionalTokenStore, MemoryTokenStore, TokenConflict, TokenPair, TokenStore
 
-TOKEN_URL = "https://api.hh.ru/token"
+API_URL = "https://api.hh.ru"
+TOKEN_URL = f"{API_URL}/token"
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
 TOKEN_TIMEOUT = 30.0
 """Seconds a token request and the save of its answer may take (shielded from the caller's cancellation)."""
@@ -88,6 +89,20 @@ class TokenChannel(Protocol):
     def turn(self) -> AbstractAsyncContextManager[TokenPost]:
         """Wait for a throttle place and turn (cancellable); inside, send one request, never retried."""
         ...
+
+
+class _ClientWithBaseUrl(Protocol):
+    """An ``HHClient`` (what ``authorization_request(client=...)`` needs of it)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
+def authorize_url_for(base_url: str) -> str:
+    """The login page of the HH whose API is at ``base_url``: hh.ru's for HH's own API, ``<base_url>/oauth/
+    authorize`` for another (the fake HH, a staging server), which serves both from one place."""
+    base = base_url.rstrip("/")
+    return AUTHORIZE_URL if base == API_URL else f"{base}/oauth/authorize"
 
 
 class _ClientWithChannel(Protocol):
@@ -518,10 +533,14 @@ def authorization_request(
     role: str | None = None,
     force_login: bool = False,
     skip_choose_account: bool = False,
-    authorize_url: str = AUTHORIZE_URL,
+    authorize_url: str | None = None,
+    client: _ClientWithBaseUrl | None = None,
 ) -> AuthorizationRequest:
     """Build the authorize URL: ``state`` always, PKCE S256 unless ``pkce=False``; ``role`` is
-    ``applicant`` or ``employer``."""
+    ``applicant`` or ``employer``. The page is ``authorize_url`` if given, else the one of ``client``'s HH
+    (``authorize_url_for(client.base_url)``: a fake or staging HH serves its own), else hh.ru's."""
+    if authorize_url is None:
+        authorize_url = authorize_url_for(client.base_url) if client is not None else AUTHORIZE_URL
     state = state or secrets.token_urlsafe(24)
     params: dict[str, str] = {"response_type": "code", "client_id": client_id, "state": state}
     if redirect_uri:

@@ -261,6 +261,11 @@ class HHClient(Operations):
         return view
 
     @property
+    def base_url(self) -> str:
+        """Where this client's HH is (``https://api.hh.ru`` unless given)."""
+        return self._base_url
+
+    @property
     def retry_policy(self) -> RetryPolicy | None:
         """The policy this client's (or view's) calls retry by; None over your own ``http_client``."""
         if self._stack is None:

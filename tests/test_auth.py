@@ -676,3 +676,16 @@ class StaticAuthSpy(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = "Bearer THEIRS"
         yield request
+
+
+def test_the_login_page_follows_the_client() -> None:
+    """HH's own API logs users in at hh.ru; another HH (the fake, a staging one) at its own base URL."""
+    from hh_async.auth import authorization_request
+
+    ua = "Tests/1.0 (dev@example.com)"
+    at_hh = authorization_request("app", client=HHClient(user_agent=ua))
+    elsewhere = authorization_request("app", client=HHClient(user_agent=ua, base_url="http://127.0.0.1:9/"))
+    given = authorization_request("app", client=HHClient(user_agent=ua), authorize_url="https://x.test/a")
+    assert at_hh.url.startswith("https://hh.ru/oauth/authorize?")
+    assert elsewhere.url.startswith("http://127.0.0.1:9/oauth/authorize?")
+    assert given.url.startswith("https://x.test/a?")

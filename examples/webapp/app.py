@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from hh_async import HHClient
-from hh_async.auth import AUTHORIZE_URL, AuthorizationRequest, authorization_request, exchange_code
+from hh_async.auth import AuthorizationRequest, authorization_request, exchange_code
 from hh_async.errors import ReauthorizationRequired
 from hh_async.redis_throttle import RedisThrottle
 from hh_async.redis_tokens import RedisTokenStore
@@ -52,7 +52,7 @@ class Settings:
     user_agent: str
     redis_url: str = "redis://127.0.0.1:6379/0"
     base_url: str = "https://api.hh.ru"
-    authorize_url: str = AUTHORIZE_URL
+    authorize_url: str | None = None  # None: the login page of the client's HH (hh.ru for HH's API)
     token_url: str | None = None  # None: the HHClient's <base_url>/token, where HH serves it
     rate: float = 8.0  # requests per second to HH, for all workers together (HH allows about 10 per IP)
     concurrency: int = 20  # requests to HH in flight at once, all workers together
@@ -76,7 +76,7 @@ class Settings:
             user_agent=env["HH_USER_AGENT"],
             redis_url=env.get("REDIS_URL", cls.redis_url),
             base_url=env.get("HH_BASE_URL", cls.base_url),
-            authorize_url=env.get("HH_AUTHORIZE_URL", cls.authorize_url),
+            authorize_url=env.get("HH_AUTHORIZE_URL") or None,
             token_url=env.get("HH_TOKEN_URL") or None,
             rate=float(env.get("HH_RATE", cls.rate)),
             concurrency=int(env.get("HH_CONCURRENCY", cls.concurrency)),
@@ -157,7 +157,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/login")
     async def login(request: Request) -> Response:
         login = authorization_request(
-            settings.client_id, settings.redirect_uri, authorize_url=settings.authorize_url
+            settings.client_id,
+            settings.redirect_uri,
+            authorize_url=settings.authorize_url,
+            client=request.app.state.hh,
         )
         kept = {"verifier": login.code_verifier, "redirect_uri": login.redirect_uri}
         await request.app.state.redis.set(

@@ -66,7 +66,6 @@ def app_server(
         "HH_REDIRECT_URI": f"http://127.0.0.1:{port}/callback",
         "HH_USER_AGENT": "webapp-load/1.0 (load@example.com)",
         "HH_BASE_URL": hh_url,
-        "HH_AUTHORIZE_URL": f"{hh_url}/oauth/authorize",
         "REDIS_URL": redis_url,
         "HH_RATE": "0",  # the fake is local: no pacing, and a cap (shared by all workers) the fake can take
         "HH_CONCURRENCY": "64",

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ..auth import AUTHORIZE_URL, TOKEN_URL, StaticToken, UserToken
+from ..auth import TOKEN_URL, StaticToken, UserToken, authorize_url_for
 from ..client import DEFAULT_BASE_URL, HHClient
 from ..throttle import Throttle
 from ..tokens import JsonFileTokenStore, TokenFileError
@@ -29,9 +29,7 @@ def token_url(args: argparse.Namespace) -> str:
 
 
 def authorize_url(args: argparse.Namespace) -> str:
-    return (
-        AUTHORIZE_URL if args.base_url == DEFAULT_BASE_URL else args.base_url.rstrip("/") + "/oauth/authorize"
-    )
+    return authorize_url_for(args.base_url)
 
 
 def _auth(args: argparse.Namespace) -> httpx.Auth | None:
