@@ -10,9 +10,12 @@ Models are imported only for type checkers, so importing the facade loads none o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from openapi_python_client.parser.openapi import Endpoint, GeneratorData
+from openapi_python_client.parser.properties.enum_property import EnumProperty
+from openapi_python_client.parser.properties.list_property import ListProperty
 from openapi_python_client.parser.properties.model_property import ModelProperty
 
 from . import docstrings, promises
@@ -42,16 +45,27 @@ def _return_type(endpoint: Endpoint) -> str:
     return " | ".join(sorted(types - {"None"}) + (["None"] if "None" in types else [])) or "None"
 
 
+def _parameter(prop: Any) -> str:
+    """A parameter as the signature declares it; an enum's (``host``, ``order``) takes its plain string
+    value too (``host="hh.kz"``), as the client sends either."""
+    text = _code(prop.to_string())
+    inner = prop.inner_property if isinstance(prop, ListProperty) else prop
+    if isinstance(inner, EnumProperty):
+        name = inner.class_info.name
+        text = re.sub(rf"\b{name}\b", f"{name} | str", text, count=1)
+    return text
+
+
 def _signature(endpoint: Endpoint) -> tuple[list[str], list[str]]:
     """Keyword-only parameters (path first, then body, query, header) and the names they pass on."""
-    params = [_code(p.to_string()) for p in endpoint.path_parameters]
+    params = [_parameter(p) for p in endpoint.path_parameters]
     names = [str(p.python_name) for p in endpoint.path_parameters]
     if endpoint.bodies:
         body = endpoint.bodies[0].prop
         params.append(f"body: {_code(body.get_type_string())}" + ("" if body.required else " = UNSET"))
         names.append("body")
     for param in [*endpoint.query_parameters, *endpoint.header_parameters]:
-        params.append(_code(param.to_string()))
+        params.append(_parameter(param))
         names.append(str(param.python_name))
     return params, names
 

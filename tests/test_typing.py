@@ -137,3 +137,19 @@ def test_hh_paginate_and_the_sweep_yield_typed_items(tmp_path: Path) -> None:
         """,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_enum_parameters_take_their_string_values_too(tmp_path: Path) -> None:
+    result = mypy(
+        tmp_path,
+        """
+        from hh_async import HHClient
+        from hh_async.models import Host
+
+
+        async def main(hh: HHClient) -> None:
+            await hh.get_vacancies(host="hh.kz", text="python")
+            await hh.get_vacancies(host=Host.HH_KZ, text="python")
+        """,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
