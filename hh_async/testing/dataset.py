@@ -197,6 +197,8 @@ class Dataset:
             accept_handicapped=False,
             accept_kids=False,
             experience={"id": "between1And3", "name": "От 1 года до 3 лет"},
+            schedule={"id": "fullDay", "name": "Полный день"},  # required by the 2024-2025 specs
+            employment={"id": "full", "name": "Полная занятость"},
             initial_created_at=published,
             billing_type={"id": "standard", "name": "Стандарт"},
             allow_messages=True,
