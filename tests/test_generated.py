@@ -124,5 +124,5 @@ def test_signatures_show_unset_as_unset_and_it_survives_pickling() -> None:
     from hh_async import HHClient
     from hh_async._raw.types import UNSET
 
-    assert "host: 'Host | Unset' = UNSET" in str(inspect.signature(HHClient.get_vacancy))
+    assert "host: 'Host | str | Unset' = UNSET" in str(inspect.signature(HHClient.get_vacancy))
     assert pickle.loads(pickle.dumps(UNSET)) is UNSET
