@@ -23,7 +23,7 @@ from openapi_python_client.parser.properties.enum_property import EnumProperty
 from openapi_python_client.parser.properties.list_property import ListProperty
 
 from . import normalize, overlay
-from .facade import _return_type as return_type
+from .facade import return_type
 
 OVERLAYS = Path(__file__).resolve().parent.parent / "overlays"
 

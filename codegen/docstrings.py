@@ -75,10 +75,9 @@ def _wrapped(label: str, body: str, indent: str) -> list[str]:
     return [indent + lines[0], *(indent + "    " + line for line in lines[1:])]
 
 
-def render(
-    endpoint: Endpoint, operation_id: str, operation: dict[str, Any], spec: dict[str, Any], result: str
-) -> str:
-    """The docstring's text (without the quotes), indented for a method of a class."""
+def render(endpoint: Endpoint, operation_id: str, operation: dict[str, Any], spec: dict[str, Any]) -> str:
+    """The docstring's text (without the quotes), indented for a method of a class; ``RESULT`` stands
+    where the result type goes (each of the facade's classes puts its own there)."""
     indent = " " * 8
     summary = _plain(endpoint.summary.get_untrusted_value() if endpoint.summary else operation_id)
     route = f"``{endpoint.method.upper()} {endpoint.path.get_untrusted_value()}``"
@@ -100,7 +99,7 @@ def render(
         )
     if args:
         lines += [indent + "Args:", *(line for arg in args for line in arg)]
-    lines += [indent + "Returns:", indent + f"    {result}"]
+    lines += [indent + "Returns:", indent + f"    {RESULT}"]
     errors = [
         f"{status} {_plain(answer.get('description'))}".rstrip()
         for status, answer in sorted(operation.get("responses", {}).items())

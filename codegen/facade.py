@@ -34,7 +34,8 @@ def _code(value: Any) -> str:
     return str(value.as_unembedded_code())
 
 
-def _return_type(endpoint: Endpoint) -> str:
+def return_type(endpoint: Endpoint) -> str:
+    """The method's result: its 2xx answers' types, as one union (shared with ``codegen diff``)."""
     types = {
         "None"
         if response.source["attribute"] == "None"
@@ -118,8 +119,8 @@ def render(spec: dict[str, Any], data: GeneratorData) -> str:
                 items.append(f"    {_camel(operation_id)}Item: TypeAlias = {item[0]}")
                 imports |= item[1]
             params, names = _signature(endpoint)
-            result = _return_type(endpoint)
-            doc = docstrings.render(endpoint, operation_id, by_id[operation_id], spec, docstrings.RESULT)
+            result = return_type(endpoint)
+            doc = docstrings.render(endpoint, operation_id, by_id[operation_id], spec)
             methods.append((str(endpoint.name), operation_id, doc, params, names, result))
     methods.sort()
     lines = [
