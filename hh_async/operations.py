@@ -97,23 +97,27 @@ def _model_class(ref: str) -> type:
     return cls
 
 
-def warn_if_stale(package: Path) -> None:
-    """In a checkout, say so when ``openapi.yml`` changed after ``_raw`` was generated from it: the methods
-    would speak of another API than the spec. (An installed package has no spec beside it: no cost.)"""
+def stale(package: Path) -> bool:
+    """Whether, in a checkout, ``_raw`` was generated from another ``openapi.yml`` than the one beside it
+    (by the spec's sha256 it recorded): its methods would speak of another API. False for an installed
+    package, which has no spec beside it."""
     spec, made = package.parent / "openapi.yml", package / "_raw" / "generation.json"
     try:
-        if spec.stat().st_mtime <= made.stat().st_mtime:
-            return  # generated after the spec last changed: not stale, and nothing read
         generated_from = json.loads(made.read_text(encoding="utf-8")).get("spec_sha256")
-        if generated_from == hashlib.sha256(spec.read_bytes()).hexdigest():
-            return
+        return bool(generated_from != hashlib.sha256(spec.read_bytes()).hexdigest())
     except (OSError, ValueError):
-        return
-    warnings.warn(
-        f"hh_async/_raw was generated from another spec than {spec}: run `make generate`",
-        StaleClientWarning,
-        stacklevel=3,
-    )
+        return False
+
+
+def warn_if_stale(package: Path) -> None:
+    """Say so, once, when the client a checkout imports is :func:`stale` (under a millisecond to check)."""
+    if stale(package):
+        warnings.warn(
+            f"hh_async/_raw was generated from another spec than {package.parent / 'openapi.yml'}: "
+            f"run `make generate`",
+            StaleClientWarning,
+            stacklevel=3,
+        )
 
 
 class StaleClientWarning(UserWarning):

@@ -12,16 +12,12 @@ SHARED_SPECS = Path(os.environ.get("HH_SPECS_DIR", ROOT.parent / "shared" / "spe
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A client generated from another spec than openapi.yml would make every test speak of the wrong API."""
-    import hashlib
-    import json
+    from hh_async.operations import stale
 
-    spec, made = ROOT / "openapi.yml", ROOT / "hh_async" / "_raw" / "generation.json"
-    if spec.is_file() and made.is_file():
-        generated_from = json.loads(made.read_text()).get("spec_sha256")
-        if generated_from != hashlib.sha256(spec.read_bytes()).hexdigest():
-            pytest.exit(
-                "hh_async/_raw is stale: openapi.yml changed since it was generated; run `make generate`", 2
-            )
+    if stale(ROOT / "hh_async"):
+        pytest.exit(
+            "hh_async/_raw is stale: openapi.yml changed since it was generated; run `make generate`", 2
+        )
 
 
 @pytest.fixture(scope="session")
