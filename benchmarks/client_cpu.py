@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import orjson
 
 from hh_async import HHClient, RetryPolicy, Throttle
 from hh_async.aiohttp_transport import AiohttpTransport
+from hh_async.testing.served import free_port
 
 Call = Callable[[], Awaitable[object]]
 Factory = Callable[[str, int], contextlib.AbstractAsyncContextManager[Call]]
@@ -211,12 +211,6 @@ async def cpu_per_request(factory: Factory, url: str, concurrency: int, requests
         started = time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return (time.process_time() - started) / (per_worker * concurrency)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

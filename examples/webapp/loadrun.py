@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import redis.asyncio as aioredis
 from hh_async.redis_tokens import RedisTokenStore
 from hh_async.testing import FakeHH
 from hh_async.testing.redis_server import redis_server
+from hh_async.testing.served import free_port
 from hh_async.tokens import TokenPair
 
 HERE = Path(__file__).resolve().parent
@@ -47,18 +47,12 @@ CLIENT_ID, CLIENT_SECRET = "webapp-load", "webapp-load-secret"
 PREFIX = "webapp"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def app_server(
     redis_url: str, hh_url: str, workers: int, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The example app under ``uvicorn --workers``; yields its URL once it answers, and the supervisor."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HH_CLIENT_ID": CLIENT_ID,

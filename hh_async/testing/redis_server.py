@@ -11,11 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from .served import free_port
 
 
 def _answers_ping(port: int) -> bool:
@@ -37,7 +33,7 @@ def redis_server() -> Iterator[str]:
         )
     with tempfile.TemporaryDirectory(prefix="hh-redis-") as workdir:
         for _attempt in range(5):  # another process may take the port between probe and bind
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 [
                     binary,

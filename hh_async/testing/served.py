@@ -3,8 +3,17 @@ delivers webhooks to in tests and load runs."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any, Literal
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server started in another process (which binds it
+    itself, so another process could take it first: callers that can, pass a bound socket instead)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class ServedApp:
