@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPECS = Path(os.environ.get("HH_SPECS_DIR", ROOT.parent / "shared" / "spec"))
@@ -51,3 +53,16 @@ def redis_url() -> Iterator[str]:
 
     with redis_server() as url:
         yield url
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str) -> AsyncIterator[Any]:
+    """A redis-py asyncio client of that server, closed after the test (files whose tests run on anyio
+    rather than pytest-asyncio define their own)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

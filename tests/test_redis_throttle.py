@@ -12,11 +12,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from hh_async import HHClient
@@ -32,15 +31,6 @@ from .test_user_views import recorded
 
 UA = "Tests/1.0 (dev@example.com)"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-@pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from hh_async import HHClient, Throttle
@@ -38,15 +36,6 @@ from .test_auth import ME, TTL, app_token, fake_hh, log_in, user_token
 from .test_user_views import log_in as log_in_at
 
 UA = "Tests/1.0 (dev@example.com)"
-
-
-@pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
