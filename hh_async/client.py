@@ -541,15 +541,20 @@ class HHClient(Operations):
         data = _json(response, operation.operation_id)
         if model is None:
             return data
-        shapes = model if isinstance(model, tuple) else (model,)
-        cls: Any = shapes[0]
+        # Several documented shapes (a tuple, from the registry): the one a body's keys fit (hh_async.shapes).
+        shapes = model if isinstance(model, tuple) else None
+        cls: Any = shapes[0] if shapes else model
         try:
             if isinstance(data, list):
                 parsed: Any = [
-                    _shape(shapes, item).from_dict(item) if isinstance(item, dict) else item for item in data
+                    (fitting(shapes, item) if shapes else cls).from_dict(item)
+                    if isinstance(item, dict)
+                    else item
+                    for item in data
                 ]
             elif isinstance(data, dict):
-                cls = _shape(shapes, data)
+                if shapes:
+                    cls = fitting(shapes, data)
                 parsed = cls.from_dict(data)
             else:
                 raise TypeError(f"expected a JSON object, got {type(data).__name__}")
@@ -564,11 +569,6 @@ class HHClient(Operations):
         if self.drift is not None:
             self.drift.observe(parsed)
         return parsed
-
-
-def _shape(shapes: tuple[Any, ...], body: Mapping[str, Any]) -> Any:
-    """The class of a body: the one documented, or of several the one its keys fit (``hh_async.shapes``)."""
-    return shapes[0] if len(shapes) == 1 else fitting(shapes, body)
 
 
 def _one_header(auth: httpx.Auth | None) -> str | None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @functools.cache
-def _declared(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+def _declared(cls: Any) -> tuple[frozenset[str], frozenset[str]]:
     """The JSON keys a generated model declares, and those its spec promises."""
     fields: Mapping[str, tuple[str, Any, Any]] = getattr(cls, "_fields", {})
     promise: Mapping[str, tuple[bool, bool]] = getattr(cls, "_promise", {})
@@ -26,7 +28,7 @@ def _declared(cls: type) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(getattr(cls, "_keys", frozenset())), required
 
 
-def fitting(candidates: Sequence[type], body: Mapping[str, Any]) -> type:
+def fitting(candidates: Sequence[T], body: Mapping[str, Any]) -> T:
     """The candidate class that fits ``body`` best (see the module's docstring)."""
     keys = body.keys()
 
