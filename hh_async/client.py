@@ -542,7 +542,7 @@ class HHClient(Operations):
         if model is None:
             return data
         # Several documented shapes (a tuple, from the registry): the one a body's keys fit (hh_async.shapes).
-        shapes = model if isinstance(model, tuple) else None
+        shapes: tuple[Any, ...] | None = model if isinstance(model, tuple) else None
         cls: Any = shapes[0] if shapes else model
         try:
             if isinstance(data, list):
