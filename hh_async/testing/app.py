@@ -185,9 +185,7 @@ class FakeHHApp:
     def me(self, user: str | None, role: str | None) -> tuple[int, Any, dict[str, str]]:
         """``GET /me`` as HH answers it: an applicant's, a manager's (employer token) or an application's
         profile, whichever the token is; a user's carries their id (so a test sees whose token it was)."""
-        rules = _rules()
-        shape = ME_SHAPES.get(role or "", "MeAnyProfile")
-        body = synthesize(rules["schemas"][shape], rules["schemas"])
+        body = {**_profile(ME_SHAPES.get(role or "", "MeAnyProfile"))}  # its own top level: changed below
         body.update(
             auth_type=role,
             is_applicant=role == "applicant",
@@ -500,6 +498,15 @@ included); one whose tags are all a user's or an application's (``GET /me``) nee
 one with any other tag (dictionaries, vacancy search...) is public."""
 
 
+@functools.cache
+def _profile(shape: str) -> dict[str, Any]:
+    """The spec's profile of one kind, made once (``GET /me`` is asked often in load runs)."""
+    schemas = _rules()["schemas"]
+    body: dict[str, Any] = synthesize(schemas[shape], schemas)
+    return body
+
+
+@functools.cache  # asked on every request; tags never change while the fake runs
 def token_needed(operation_id: str) -> str | None:
     """``"user"``, ``"any"`` or None (public): what token the operation needs."""
     tags = registry()[operation_id].tags
