@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,6 @@ def checkout(tmp_path: Path, generated_from: bytes, spec: bytes) -> Path:
     made = package / "_raw" / "generation.json"
     made.write_text(json.dumps({"spec_sha256": hashlib.sha256(generated_from).hexdigest()}))
     (tmp_path / "openapi.yml").write_bytes(spec)
-    os.utime(made, (1_000_000, 1_000_000))  # generated long before the spec was last written
     return package
 
 
