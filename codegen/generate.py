@@ -142,6 +142,7 @@ class _Project(Project):
             field_type=lambda model, prop: promises.annotation(prop, self._field_promise(model, prop)),
             converts=promises.converts,
             fast_load=readers.fast_load,
+            model_read=readers.model_read,
         )
 
     def _field_promise(self, model: Any, prop: Any) -> promises.Promise | None:

@@ -28,7 +28,7 @@ def _single(prop: Any) -> Any:
 def _value(prop: Any, name: str) -> str | None:
     """An expression converting ``name`` to a model or an enum member, or keeping it as it came."""
     if isinstance(prop, ModelProperty):
-        return f"{prop.class_info.name}.from_dict({name}) if isinstance({name}, dict) else {name}"
+        return f"{prop.class_info.name}._read({name})"  # keeps a value that is no object as it came
     if isinstance(prop, EnumProperty) and prop.value_type is str:
         return f"{prop.class_info.name}({name}) if isinstance({name}, str) else {name}"
     return None
@@ -51,3 +51,10 @@ def fast_load(prop: Any, source: str) -> list[str] | None:
         ]
     expression = _value(single, source)
     return None if expression is None else [f"return {expression}"]
+
+
+def model_read(prop: Any) -> str | None:
+    """``Class._read`` for a field holding one model (maybe null), which a first read can call as it is
+    once the class is imported: no function of the field's own in between; None for other shapes."""
+    single = _single(prop)
+    return f"{single.class_info.name}._read" if isinstance(single, ModelProperty) else None

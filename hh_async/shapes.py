@@ -31,11 +31,11 @@ def _declared(cls: Any) -> tuple[frozenset[str], frozenset[str]]:
 def fitting(candidates: Sequence[T], body: Mapping[str, Any]) -> T:
     """The candidate class that fits ``body`` best (see the module's docstring)."""
     keys = body.keys()
-
-    def misfit(index: int) -> tuple[int, int, int]:
-        declared, required = _declared(candidates[index])
-        known = sum(1 for key in keys if key in declared)
-        missing = sum(1 for key in required if key not in body)
-        return missing + (len(keys) - known), -known, index
-
-    return candidates[min(range(len(candidates)), key=misfit)]
+    best, best_misfit = candidates[0], None
+    for candidate in candidates:
+        declared, required = _declared(candidate)
+        known = len(declared.intersection(keys))  # set operations: a vacancy has ~80 keys, per answer
+        misfit = (len(required.difference(keys)) + len(keys) - known, -known)
+        if best_misfit is None or misfit < best_misfit:
+            best, best_misfit = candidate, misfit
+    return best
