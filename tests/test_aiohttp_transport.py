@@ -91,6 +91,21 @@ async def test_requests_and_answers_pass_through_unchanged(server: str) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("dropped", [(), ("Accept-Encoding",), ("User-Agent", "Accept")])
+async def test_aiohttp_adds_no_header_the_request_lacks(server: str, dropped: tuple[str, ...]) -> None:
+    # aiohttp fills in User-Agent, Accept and Accept-Encoding (br among them, which httpx may not decode)
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        request = http.build_request("GET", f"{server}/echo")
+        for name in dropped:
+            del request.headers[name]
+        sent = {k.lower(): v for k, v in request.headers.items()}
+        echoed = (await http.send(request)).json()["headers"]
+    assert {k: v for k, v in echoed.items() if k in ("user-agent", "accept", "accept-encoding")} == {
+        k: v for k, v in sent.items() if k in ("user-agent", "accept", "accept-encoding")
+    }
+
+
+@pytest.mark.asyncio
 async def test_a_gzipped_body_is_decoded_once(server: str) -> None:
     async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
         response = await http.get(f"{server}/gzip")
