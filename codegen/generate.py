@@ -143,6 +143,7 @@ class _Project(Project):
             converts=promises.converts,
             fast_load=readers.fast_load,
             model_read=readers.model_read,
+            tolerant_dump=readers.tolerant_dump,
         )
 
     def _field_promise(self, model: Any, prop: Any) -> promises.Promise | None:

@@ -58,3 +58,19 @@ def model_read(prop: Any) -> str | None:
     once the class is imported: no function of the field's own in between; None for other shapes."""
     single = _single(prop)
     return f"{single.class_info.name}._read" if isinstance(single, ModelProperty) else None
+
+
+def tolerant_dump(prop: Any, source: str) -> list[str] | None:
+    """Lines of a function body writing ``source`` back to JSON for a property that is a model, or a list
+    of models, and not a union; None for other shapes. The generator's own code calls ``to_dict()`` on
+    such a value unconditionally, but the reader kept a value of another shape as it came (a string
+    where HH documents an object), and ``to_dict()`` of the model holding it must give it back as well."""
+    if isinstance(prop, ModelProperty):
+        return [f"return {source}.to_dict() if isinstance({source}, Model) else {source}"]
+    if isinstance(prop, ListProperty) and isinstance(prop.inner_property, ModelProperty):
+        return [
+            f"if not isinstance({source}, list):",
+            f"    return {source}",
+            f"return [hh_item.to_dict() if isinstance(hh_item, Model) else hh_item for hh_item in {source}]",
+        ]
+    return None

@@ -107,7 +107,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._fallback = httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl or False)
             return await self._fallback.handle_async_request(request)
         session = self._session_here()
-        body = await request.aread() if request.method not in ("GET", "HEAD") else None
+        body = await request.aread() or None  # in memory already for httpx's own requests: no copy
         sent = _header_pairs(request.headers)
         try:
             async with session.request(
@@ -116,7 +116,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=sent,
                 # aiohttp adds these when a request lacks them; httpx's requests say what they mean. Named
                 # only when missing: skipping costs aiohttp a sort and two header copies per request.
-                skip_auto_headers=_missing_auto_headers(sent),
+                skip_auto_headers=_missing_auto_headers(sent, body is not None),
                 data=body,
                 allow_redirects=False,
                 timeout=self._timeout(request),
@@ -167,8 +167,9 @@ def _header_pairs(headers: httpx.Headers) -> list[tuple[str, str]]:
 _AUTO_HEADERS: tuple[str, ...] = ("user-agent", "accept-encoding", "accept")
 
 
-def _missing_auto_headers(headers: list[tuple[str, str]]) -> tuple[str, ...] | None:
-    missing = _AUTO_HEADERS
+def _missing_auto_headers(headers: list[tuple[str, str]], body: bool) -> tuple[str, ...] | None:
+    """What aiohttp would add to ``headers``: the auto headers they lack, and a body's ``Content-Type``."""
+    missing = (*_AUTO_HEADERS, "content-type") if body else _AUTO_HEADERS
     for name, _ in headers:
         if name in missing:
             missing = tuple(auto for auto in missing if auto != name)

@@ -38,14 +38,15 @@ def _rules() -> dict[str, Any]:
 
 
 def validate(body: Any, operation_id: str, status: str = "200") -> list[Violation]:
-    """Violations of the spec by a response body (``status``) or a request body (``status="body"``)."""
+    """Violations of the spec by a response body (``status``) or a request body (``status="body"``): the
+    decoded JSON, or a model of it."""
     operation = _rules()["operations"].get(operation_id)
     if operation is None:
         raise KeyError(f"no operation {operation_id!r} in the spec")
     schema = operation.get("body") if status == "body" else operation["responses"].get(status)
     if schema is None:
         raise KeyError(f"{operation_id}: the spec documents no JSON body for {status!r}")
-    return _Validator(_rules()["schemas"]).check(body, schema)
+    return _Validator(_rules()["schemas"]).check(_json(body), schema)
 
 
 def validate_schema(body: Any, schema_name: str) -> list[Violation]:
@@ -53,7 +54,13 @@ def validate_schema(body: Any, schema_name: str) -> list[Violation]:
     schemas = _rules()["schemas"]
     if schema_name not in schemas:
         raise KeyError(f"no schema {schema_name!r} in the spec")
-    return _Validator(schemas).check(body, schemas[schema_name])
+    return _Validator(schemas).check(_json(body), schemas[schema_name])
+
+
+def _json(body: Any) -> Any:
+    """A model is checked as the JSON it stands for (``to_dict()``); anything else as it is."""
+    to_dict = getattr(body, "to_dict", None)
+    return to_dict() if callable(to_dict) and not isinstance(body, dict) else body
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

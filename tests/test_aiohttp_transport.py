@@ -106,6 +106,16 @@ async def test_aiohttp_adds_no_header_the_request_lacks(server: str, dropped: tu
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("method", ["GET", "DELETE", "POST"])
+async def test_a_body_goes_out_whatever_the_method(server: str, method: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+        response = await http.request(method, f"{server}/echo", content=b"raw bytes")
+        echoed = response.json()
+    assert echoed["body"] == "raw bytes"
+    assert "content-type" not in echoed["headers"]  # none was given: aiohttp adds none either
+
+
+@pytest.mark.asyncio
 async def test_a_gzipped_body_is_decoded_once(server: str) -> None:
     async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
         response = await http.get(f"{server}/gzip")

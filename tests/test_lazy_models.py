@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from codegen import examples, generate
 from hh_async import OPERATIONS
-from hh_async.models import UNSET, VacanciesItem, VacancySalary
+from hh_async.models import UNSET, CredsAnswersInline, VacanciesItem, VacancySalary
 
 from .conftest import ROOT
 
@@ -131,3 +132,51 @@ def test_a_model_built_by_the_caller_is_plain() -> None:
 def test_from_dict_refuses_what_is_not_an_object() -> None:
     with pytest.raises(TypeError):
         VacancySalary.from_dict([1, 2])  # type: ignore[arg-type]
+
+
+class MySalary(VacancySalary):
+    """A caller's subclass of a generated model, with a method of its own."""
+
+    def label(self) -> str:
+        return f"{self.from_}-{self.to} {self.currency}"
+
+
+def test_a_subclass_of_a_model_is_built_as_itself() -> None:
+    body = {"currency": "RUR", "from": 1, "to": 2, "mode": "x"}
+    mine = MySalary.from_dict(body)
+    assert type(mine) is MySalary and mine.label() == "1-2 RUR"
+    assert mine.to_dict() == body and MySalary(currency="RUR").to_dict() == {"currency": "RUR"}
+
+
+class ListKeyed(Mapping[str, Any]):
+    """A mapping whose keys() is a plain list, as older mapping types give."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return list(self.data)
+
+
+@pytest.mark.parametrize("body", [{"currency": "RUR", "from": 1}, {"currency": "RUR", "unknown": [1]}])
+def test_any_mapping_is_a_body(body: dict[str, Any]) -> None:
+    salary = VacancySalary.from_dict(ListKeyed(body))
+    assert salary.currency == "RUR" and salary.to_dict() == body
+
+
+@pytest.mark.parametrize("odd", [None, "text", 3, [1, {"a": 1}]])
+def test_typed_unknown_keys_of_another_shape_go_back_as_they_came(odd: Any) -> None:
+    # CredsAnswersInline keeps unknown keys as models: a value that is no object stays as HH sent it
+    body = {"a": {"b": 1}, "odd": odd}
+    model = CredsAnswersInline.from_dict(body)
+    assert model.additional_properties["odd"] == odd
+    assert model.to_dict() == body and pickle.loads(pickle.dumps(model)).to_dict() == body

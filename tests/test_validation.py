@@ -85,6 +85,16 @@ def test_violations_in_a_real_search_page(search_page: dict[str, Any]) -> None:
     ]
 
 
+def test_a_model_is_validated_as_the_json_it_stands_for(search_page: dict[str, Any]) -> None:
+    from hh_async import OPERATIONS
+
+    body = copy.deepcopy(search_page)
+    body["items"][0]["name"] = 123
+    page = OPERATIONS["get-vacancies"].responses["200"].from_dict(body)
+    assert list(map(str, validate(page, "get-vacancies"))) == ["$.items[0].name: expected string, got int"]
+    assert list(map(str, validate(page, "get-vacancies"))) == list(map(str, validate(body, "get-vacancies")))
+
+
 def _string_leaves(value: Any, schema: dict[str, Any], validator: _Validator, path: tuple[Any, ...] = ()):
     """Locations of string values whose schema (through $ref and allOf) plainly says ``type: string``."""
     schema = validator.resolve(schema)
