@@ -164,16 +164,15 @@ def _header_pairs(headers: httpx.Headers) -> list[tuple[str, str]]:
     return [(key.lower().decode(encoding), value.decode(encoding)) for key, value in headers.raw]
 
 
-_AUTO_HEADERS: tuple[str, ...] = ("user-agent", "accept-encoding", "accept")
+_AUTO_HEADERS = frozenset({"user-agent", "accept-encoding", "accept"})
+_AUTO_HEADERS_WITH_BODY = _AUTO_HEADERS | {"content-type"}
 
 
 def _missing_auto_headers(headers: list[tuple[str, str]], body: bool) -> tuple[str, ...] | None:
     """What aiohttp would add to ``headers``: the auto headers they lack, and a body's ``Content-Type``."""
-    missing = (*_AUTO_HEADERS, "content-type") if body else _AUTO_HEADERS
-    for name, _ in headers:
-        if name in missing:
-            missing = tuple(auto for auto in missing if auto != name)
-    return missing or None
+    auto = _AUTO_HEADERS_WITH_BODY if body else _AUTO_HEADERS
+    names = {name for name, _ in headers}
+    return None if names >= auto else tuple(auto - names)
 
 
 def _yarl_url(url: httpx.URL) -> yarl.URL:
