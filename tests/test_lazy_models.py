@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from codegen import examples, generate
@@ -180,3 +181,12 @@ def test_typed_unknown_keys_of_another_shape_go_back_as_they_came(odd: Any) -> N
     model = CredsAnswersInline.from_dict(body)
     assert model.additional_properties["odd"] == odd
     assert model.to_dict() == body and pickle.loads(pickle.dumps(model)).to_dict() == body
+
+
+def test_evolve_keeps_unknown_keys_and_changes_what_it_is_told() -> None:
+    body = {"currency": "RUR", "from": 1, "new_in_2027": {"x": 1}}
+    salary = VacancySalary.from_dict(body)
+    changed = attrs.evolve(salary, to=5)
+    assert changed.to_dict() == {**body, "to": 5} and salary.to_dict() == body
+    built = VacancySalary(currency="RUR", additional_properties={"k": 1})
+    assert built.to_dict() == {"currency": "RUR", "k": 1}
