@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import attrs
 import httpx
 import orjson
+from reading import read_every_field
 
 from hh_async import HHClient, RetryPolicy, Throttle
 from hh_async.aiohttp_transport import AiohttpTransport
@@ -62,22 +62,8 @@ def read(model: object) -> None:
     if READ == "id+name":
         for item in getattr(model, "items", None) or [model]:
             _ = (item.id, item.name)  # type: ignore[attr-defined]
-    elif READ == "all":  # every field of every model once, by attribute
-        stack = [model]
-        while stack:
-            value = stack.pop()
-            kind = type(value)
-            if kind is list:
-                stack.extend(value)  # type: ignore[arg-type]
-                continue
-            names = FIELDS.get(kind)
-            if names is None:
-                names = FIELDS[kind] = tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else ()
-            if names:
-                stack.extend([getattr(value, name) for name in names])
-
-
-FIELDS: dict[type, tuple[str, ...]] = {}
+    elif READ == "all":
+        read_every_field(model)
 
 
 def read_json(decoded: Any) -> None:
@@ -115,29 +101,6 @@ def aiohttp_orjson(path: str) -> Factory:
     return factory
 
 
-def hh_body_client(body: str) -> Factory:
-    @contextlib.asynccontextmanager
-    async def factory(url: str, concurrency: int) -> AsyncIterator[Call]:
-        async with HHClient(
-            user_agent="bench/1.0 (bench@example.com)",
-            base_url=url,
-            throttle=Throttle(rate=None, concurrency=concurrency),
-            retry=RetryPolicy(),
-        ) as hh:
-
-            async def call() -> object:
-                if body == "search":
-                    model: object = await hh.get_vacancies(per_page=100)
-                else:
-                    model = await hh.get_vacancy(vacancy_id="1")
-                read(model)
-                return model
-
-            yield call
-
-    return factory
-
-
 def plain_httpx(make: Callable[[int], httpx.AsyncClient]) -> Factory:
     """httpx.AsyncClient (built by ``make(concurrency)``) with whichever transport, decoding the JSON."""
 
@@ -160,7 +123,12 @@ def over_httpx_aiohttp(concurrency: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=ThirdPartyTransport(client=session))
 
 
-def hh_client(transport: Callable[[int], httpx.AsyncBaseTransport | None]) -> Factory:
+def hh_client(
+    transport: Callable[[int], httpx.AsyncBaseTransport | None] = lambda c: None,
+    ask: Callable[[HHClient], Awaitable[object]] = lambda hh: hh.get_areas_from_specified(area_id="1"),
+) -> Factory:
+    """HHClient (its default transport unless ``transport(concurrency)`` gives one), each call ``ask(hh)``."""
+
     @contextlib.asynccontextmanager
     async def factory(url: str, concurrency: int) -> AsyncIterator[Call]:
         async with HHClient(
@@ -172,11 +140,21 @@ def hh_client(transport: Callable[[int], httpx.AsyncBaseTransport | None]) -> Fa
         ) as hh:
 
             async def call() -> object:
-                return await hh.get_areas_from_specified(area_id="1")
+                return await ask(hh)
 
             yield call
 
     return factory
+
+
+async def ask_and_read(hh: HHClient, body: str) -> object:
+    """A vacancy or a 100-item search page, read as ``--read`` says."""
+    if body == "search":
+        model: object = await hh.get_vacancies(per_page=100)
+    else:
+        model = await hh.get_vacancy(vacancy_id="1")
+    read(model)
+    return model
 
 
 CLIENTS: dict[str, Factory] = {
@@ -191,7 +169,7 @@ CLIENTS: dict[str, Factory] = {
     "HHClient, httpx default pool": hh_client(
         lambda c: httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=c))
     ),
-    "HHClient (default: AiohttpTransport)": hh_client(lambda c: None),
+    "HHClient (default: AiohttpTransport)": hh_client(),
 }
 # HTTP/2 with prior knowledge: every request is a stream of one connection.
 H2_CLIENTS: dict[str, Factory] = {
@@ -201,16 +179,21 @@ H2_CLIENTS: dict[str, Factory] = {
 
 async def cpu_per_request(factory: Factory, url: str, concurrency: int, requests: int) -> float:
     async with factory(url, concurrency) as call:
-        await asyncio.gather(*(call() for _ in range(concurrency)))  # warm: connections open
-        per_worker = requests // concurrency
+        return await cpu_per_call(call, concurrency, requests)
 
-        async def worker() -> None:
-            for _ in range(per_worker):
-                await call()
 
-        started = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return (time.process_time() - started) / (per_worker * concurrency)
+async def cpu_per_call(call: Call, concurrency: int, requests: int) -> float:
+    """This process's CPU per ``call()``, ``requests`` of them made by ``concurrency`` tasks."""
+    await asyncio.gather(*(call() for _ in range(concurrency)))  # warm: connections open
+    per_worker = requests // concurrency
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await call()
+
+    started = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (time.process_time() - started) / (per_worker * concurrency)
 
 
 def main() -> None:
@@ -270,7 +253,10 @@ def example_body(spec: Path, body: str) -> bytes:
 
 def compare_bodies(args: argparse.Namespace, body_file: Path) -> None:
     url, server = start_server(body=body_file)
-    clients = {"aiohttp + orjson": aiohttp_orjson(PATHS[args.body]), "HHClient": hh_body_client(args.body)}
+    clients = {
+        "aiohttp + orjson": aiohttp_orjson(PATHS[args.body]),
+        "HHClient": hh_client(ask=lambda hh: ask_and_read(hh, args.body)),
+    }
     samples: dict[str, list[float]] = {name: [] for name in clients}
     try:
         for _ in range(args.rounds):

@@ -24,38 +24,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from codegen import examples, generate  # noqa: E402
 
 TIMER = """
 import statistics, sys, time
-import attrs, orjson
+import orjson
 from hh_async.jsonlib import loads
 from hh_async import OPERATIONS
 data = open(sys.argv[1], "rb").read()
 parses, case = int(sys.argv[2]), sys.argv[3]
+sys.path.insert(1, sys.argv[4])  # the benchmarks (after the package under test, first on the path)
+from reading import read_every_field
 model = OPERATIONS["get-vacancies"].responses["200"]
-
-
-FIELDS = {}
-
-
-def read_every_field(value):
-    # Every field of every model once, by attribute, as a caller reading them all would.
-    stack = [value]
-    while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is list:
-            stack.extend(value)
-            continue
-        names = FIELDS.get(kind)
-        if names is None:
-            names = FIELDS[kind] = tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else ()
-        if names:
-            stack.extend([getattr(value, name) for name in names])
 
 
 def run():
@@ -122,7 +106,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, name, what in cases:
                 out = subprocess.run(
-                    [sys.executable, "-c", TIMER, str(body), str(args.parses), what],
+                    [sys.executable, "-c", TIMER, str(body), str(args.parses), what, str(HERE)],
                     cwd=packages[name],
                     capture_output=True,
                     text=True,

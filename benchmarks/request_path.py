@@ -23,7 +23,6 @@ import asyncio
 import gc
 import statistics
 import sys
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -37,23 +36,10 @@ from hh_async.aiohttp_transport import AiohttpTransport
 from hh_async.buffered_transport import read_whole
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_cpu import start_server
+from client_cpu import cpu_per_call as measure, start_server
 
 Call = Callable[[], Awaitable[object]]
 UA = "bench/1.0 (bench@example.com)"
-
-
-async def measure(call: Call, concurrency: int, requests: int) -> float:
-    await asyncio.gather(*(call() for _ in range(concurrency)))  # warm: connections open
-    each = requests // concurrency
-
-    async def worker() -> None:
-        for _ in range(each):
-            await call()
-
-    started = time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return (time.process_time() - started) / (each * concurrency)
 
 
 async def floor(url: str, concurrency: int, requests: int) -> float:
