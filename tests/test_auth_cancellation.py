@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import anyio
@@ -74,8 +74,8 @@ def slow_token_endpoint(transport: OAuthTransport, rng: random.Random) -> None:
     transport.after_token = lambda: pause(after)
 
 
-async def get_cancelled_after(http: httpx.AsyncClient, checkpoints: int) -> None:
-    """GET /me, cancelled (as a timeout would) after ``checkpoints`` event-loop checkpoints."""
+async def cancelled_after(checkpoints: int, work: Callable[[], Awaitable[object]]) -> None:
+    """``await work()``, cancelled (as a timeout would) after ``checkpoints`` event-loop checkpoints."""
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as group:
 
@@ -84,7 +84,12 @@ async def get_cancelled_after(http: httpx.AsyncClient, checkpoints: int) -> None
                 scope.cancel()
 
             group.start_soon(timeout)
-            await http.get(ME)
+            await work()
+
+
+async def get_cancelled_after(http: httpx.AsyncClient, checkpoints: int) -> None:
+    """GET /me, cancelled after ``checkpoints`` checkpoints."""
+    await cancelled_after(checkpoints, lambda: http.get(ME))
 
 
 @pytest.mark.parametrize("kind", ["user", "app"])
@@ -255,16 +260,8 @@ async def test_app_token_requests_cancelled_at_random_points_lose_nothing(seed: 
 
 
 async def call_cancelled_after(hh: HHClient, checkpoints: int) -> None:
-    """GET /me through the client, cancelled (as a timeout would) after ``checkpoints`` checkpoints."""
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as group:
-
-            async def timeout() -> None:
-                await pause(checkpoints)
-                scope.cancel()
-
-            group.start_soon(timeout)
-            await hh.request("GET", "/me")
+    """GET /me through the client, cancelled after ``checkpoints`` checkpoints."""
+    await cancelled_after(checkpoints, lambda: hh.request("GET", "/me"))
 
 
 @pytest.mark.parametrize("seed", range(12))
