@@ -3,9 +3,10 @@ delivers webhooks to in tests and load runs."""
 
 from __future__ import annotations
 
+import abc
 import socket
 import threading
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 
 def free_port() -> int:
@@ -16,7 +17,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class ServedApp:
+class Served(abc.ABC):
+    """A server run by ``start()`` and ``stop()``, both blocking until it is up or gone: also a context
+    manager, sync (``with``) and async (``async with``, starting and stopping in a worker thread)."""
+
+    @abc.abstractmethod
+    def start(self) -> Self: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.stop)
+
+
+class ServedApp(Served):
     """Any ASGI app under uvicorn on loopback, in a thread of its own: a webhook receiver for the fake to
     deliver to, in tests and load runs. ``with ServedApp(app) as served: served.url``."""
 
@@ -37,9 +65,7 @@ class ServedApp:
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> ServedApp:
-        import socket
-
+    def start(self) -> Self:
         import uvicorn
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -74,19 +100,3 @@ class ServedApp:
             self._server = None
             if self._thread.is_alive():
                 raise RuntimeError(f"{self._name} did not stop within 30 s")
-
-    def __enter__(self) -> ServedApp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> ServedApp:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        import anyio.to_thread
-
-        await anyio.to_thread.run_sync(self.stop)

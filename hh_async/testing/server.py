@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from types import TracebackType
+from typing import Self
 
 from .app import FakeHHApp, InjectedDrop
 from .dataset import Dataset
 from .etag import ETagMiddleware
 from .faults import Faults
 from .oauth import Clock, OAuthServer
-from .served import ServedApp
+from .served import Served, ServedApp
 from .webhooks import DeliveryPolicy
 
 CLIENT_ID = "fake-client-id"
@@ -35,7 +35,7 @@ class _QuietDrops(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
-class FakeHH:
+class FakeHH(Served):
     def __init__(
         self,
         *,
@@ -64,7 +64,7 @@ class FakeHH:
         self._served: ServedApp | None = None
         self.url = ""
 
-    def start(self) -> FakeHH:
+    def start(self) -> Self:
         self.etags.app = self.app  # what serves now: a test may have wrapped the app in the meantime
         served = ServedApp(self.etags, host=self._bind[0], port=self._bind[1], lifespan="on", name="fake-hh")
         self._served = served.start()
@@ -76,21 +76,3 @@ class FakeHH:
         if self._served is not None:
             self._served.stop()
             self._served = None
-
-    def __enter__(self) -> FakeHH:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeHH:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        import anyio.to_thread
-
-        await anyio.to_thread.run_sync(self.stop)
