@@ -8,9 +8,11 @@ what the server sent (``ETagMiddleware.sent``), not what the client says it did.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -597,20 +599,123 @@ def test_the_key_hashes_the_token_and_keeps_users_apart() -> None:
 
 
 def test_freshness_follows_max_age_then_expires() -> None:
-    assert lifetime(httpx.Headers({"cache-control": "max-age=1200", "age": "200"})) == 1000
-    assert lifetime(httpx.Headers({"cache-control": "no-cache, max-age=1200"})) == 0
+    now = parsedate_to_datetime("Fri, 27 Nov 2026 07:06:40 GMT").timestamp()
+    assert lifetime(httpx.Headers({"cache-control": "max-age=1200", "age": "200"}), now) == 1000
+    assert lifetime(httpx.Headers({"cache-control": "no-cache, max-age=1200"}), now) == 0
     dated = {"date": "Fri, 27 Nov 2026 10:00:00 GMT", "expires": "Fri, 27 Nov 2026 10:20:00 GMT"}
-    assert lifetime(httpx.Headers(dated)) == 1200
-    assert lifetime(httpx.Headers({"expires": "0"})) == 0
+    assert lifetime(httpx.Headers(dated), now) == 1200
+    assert lifetime(httpx.Headers({"expires": "0"}), now) == 0
+    # Without a Date, Expires counts from when the answer came.
+    assert lifetime(httpx.Headers({"expires": "Fri, 27 Nov 2026 07:16:40 GMT"}), now) == 600
+    # A directive given twice (two header lines) counts as first given: never the longer lifetime.
+    twice = httpx.Headers([("cache-control", "max-age=0"), ("cache-control", "max-age=1200")])
+    assert lifetime(twice, now) == 0
+
+
+def test_a_304_without_age_makes_an_entry_that_came_old_fresh_again() -> None:
+    """An answer that came through a CDN already as old as its max-age: after a 304 (which has no Age of
+    its own) it is fresh for max-age, not stale for ever."""
+    came_old = CacheEntry(200, (("cache-control", "max-age=1200"), ("age", "1500")), b"{}", '"x"', 0.0)
+    not_modified = httpx.Response(304, headers={"etag": '"x"', "cache-control": "max-age=1200"})
+    refreshed = came_old.refreshed(not_modified, 100.0)
+    assert refreshed.is_fresh(100.0 + 1199) and not refreshed.is_fresh(100.0 + 1200)
+    assert "age" not in dict(refreshed.headers)
 
 
 def test_an_entry_round_trips_through_bytes_and_refuses_anything_else() -> None:
     entry = CacheEntry(200, (("etag", 'W/"x"'),), b'{"a":\n1}', 'W/"x"', 12.5, (("accept", None),))
     assert CacheEntry.from_bytes(entry.to_bytes()) == entry
-    for junk in (b"no header line", b'{"status": 200}\nbody', b"[1]\n"):
+    for junk in (b"no header line", b'{"status": 200}\nbody', b"[1]\n", b"[" * 100_000 + b"\n"):
         with pytest.raises(ValueError, match="not a cache entry"):
             CacheEntry.from_bytes(junk)
     assert "x" not in repr(entry).split("content=")[1].split(",")[0]  # the body is not in the repr
+
+
+def _with_head(entry: CacheEntry, **changes: Any) -> bytes:
+    head, _, body = entry.to_bytes().partition(b"\n")
+    return json.dumps({**json.loads(head), **changes}).encode() + b"\n" + body
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda e: e.to_bytes()[:-3], id="body cut short"),
+        pytest.param(lambda e: e.to_bytes()[:-1] + b"]", id="body changed, same length"),
+        pytest.param(lambda e: e.to_bytes() + b"\n", id="body grown"),
+        pytest.param(lambda e: _with_head(e, etag=7), id="etag not a string"),
+        pytest.param(lambda e: _with_head(e, fresh_until=float("inf")), id="fresh for ever"),
+        pytest.param(lambda e: _with_head(e, fresh_until="soon"), id="fresh until a word"),
+        pytest.param(lambda e: _with_head(e, status=500), id="an error kept"),
+        pytest.param(lambda e: _with_head(e, headers=[["content-encoding", "gzip"]]), id="wire header"),
+        pytest.param(lambda e: _with_head(e, headers=[["x-name", "\u0416"]]), id="beyond latin-1"),
+        pytest.param(lambda e: _with_head(e, vary=[["accept", 1]]), id="vary not a string"),
+        pytest.param(lambda e: _with_head(e, crc32=None, length=None), id="an older version's"),
+    ],
+)
+def test_an_entry_not_written_whole_by_this_version_is_as_good_as_absent(
+    damage: Callable[[CacheEntry], bytes],
+) -> None:
+    entry = CacheEntry(200, (("etag", '"x"'),), b'{"items": [1, 2, 3]}', '"x"', 12.5)
+    with pytest.raises(ValueError, match=r"not a (whole )?cache entry"):
+        CacheEntry.from_bytes(damage(entry))
+
+
+@pytest.mark.anyio
+async def test_a_damaged_file_entry_is_fetched_again_not_served_nor_revalidated(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    """A body cut short in the store (a crash mid-write elsewhere, a half copy) must not be served while
+    fresh, nor brought back to life by a 304 once stale: the call fetches the whole answer again."""
+    app, clock = fake_hh(), FakeClock()
+    storage = FileCacheStorage(tmp_path)
+    async with client(stack(app, clock=clock, storage=storage), StaticToken(app_token(app, "app-a"))) as hh:
+        kept = await hh.get_dictionaries()
+        (path,) = tmp_path.glob("*.hh-cache")
+        path.write_bytes(path.read_bytes()[:-100])
+        assert await hh.get_dictionaries() == kept  # fresh, but damaged: fetched whole
+        path.write_bytes(path.read_bytes()[:-100])
+        clock.now += 1201
+        assert await hh.get_dictionaries() == kept  # stale and damaged: no If-None-Match either
+        assert await hh.get_dictionaries() == kept  # kept whole again: a fresh hit
+    assert [s.status for s in app.sent] == [200, 200, 200]
+
+
+@pytest.mark.anyio
+async def test_a_vary_on_authorization_keeps_no_token(anyio_backend: str) -> None:
+    storage = MemoryCacheStorage()
+    seen: list[httpx.Request] = []
+    answers = [ok(b'{"me": 1}', vary="Authorization", cache_control="max-age=60"), ok(b'{"me": 2}')]
+    transport = CacheTransport(answering(*answers, seen=seen), storage)
+    mine = "Bearer MY-SECRET-TOKEN"
+    assert (await get(transport, authorization=mine)).content == b'{"me": 1}'
+    assert (await get(transport, authorization=mine)).extensions["hh_cache"] == "hit"
+    (entry,) = [await storage.get(key) for key in list(storage._entries)]
+    assert entry is not None
+    assert "MY-SECRET-TOKEN" not in entry.to_bytes().decode("latin-1") and "MY-SECRET" not in repr(entry)
+    assert (await get(transport, authorization="Bearer ANOTHER")).content == b'{"me": 2}'
+    assert len(seen) == 2
+
+
+@pytest.mark.anyio
+async def test_a_kept_answer_with_a_utf8_header_is_served_as_it_came(anyio_backend: str) -> None:
+    note = "привет, мир".encode()
+    headers = [(b"etag", b'"x"'), (b"cache-control", b"max-age=60"), (b"x-note", note)]
+    answer = httpx.Response(200, headers=headers, content=b'{"a": 1}')
+    transport = CacheTransport(answering(answer))
+    first = await get(transport)
+    hit = await get(transport)
+    assert hit.extensions["hh_cache"] == "hit" and hit.content == first.content == b'{"a": 1}'
+    assert hit.headers.raw[0] == (b"etag", b'"x"') and hit.headers["x-note"] == "привет, мир"
+
+
+@pytest.mark.anyio
+async def test_pragma_no_cache_revalidates_a_fresh_entry(anyio_backend: str) -> None:
+    seen: list[httpx.Request] = []
+    answers = [ok(etag='"x"', cache_control="max-age=60"), httpx.Response(304, headers={"etag": '"x"'})]
+    transport = CacheTransport(answering(*answers, seen=seen))
+    await get(transport)
+    assert (await get(transport, pragma="no-cache")).extensions["hh_cache"] == "revalidated"
+    assert [r.headers.get("if-none-match") for r in seen] == [None, '"x"']
 
 
 @pytest.mark.anyio
@@ -703,6 +808,20 @@ async def test_files_keep_at_most_max_entries_and_ignore_what_is_not_theirs(
 
 
 @pytest.mark.anyio
+async def test_a_temporary_file_left_by_a_killed_write_is_removed_by_a_later_one(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    storage = FileCacheStorage(tmp_path)
+    abandoned, in_progress = tmp_path / ".hh-cache-killed.tmp", tmp_path / ".hh-cache-writing.tmp"
+    for path in (abandoned, in_progress):
+        path.write_bytes(b"half an entr")
+    os.utime(abandoned, (0, 0))  # written long ago: no write is using it
+    await storage.set("a", CacheEntry(200, (), b"{}", '"x"', 0.0))
+    assert not abandoned.exists() and in_progress.exists()
+    assert await storage.get("a") is not None
+
+
+@pytest.mark.anyio
 async def test_a_directory_that_cannot_be_written_makes_an_empty_cache(
     anyio_backend: str, tmp_path: Path
 ) -> None:
@@ -754,6 +873,38 @@ async def test_redis_shares_entries_between_clients_and_hides_urls_and_tokens(
     assert len(names) == 1 and "dictionaries" not in names[0] and token not in names[0]
     assert 0 < await redis.pttl(names[0]) <= 86_400_000
     await redis.delete(*names)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_redis_that_refuses_or_holds_another_type_makes_an_empty_cache(
+    anyio_backend: str, redis: Any
+) -> None:
+    """Redis up but refusing (out of memory under ``noeviction``, its default; a read-only replica after a
+    failover answers alike) or a key holding another program's list: every call still gets its answer."""
+    from hh_async.cache.redis import RedisCacheStorage
+
+    prefix = f"test:cache:refusing:{id(redis)}:"
+    app, clock = fake_hh(), FakeClock()
+    async with client(stack(app, clock=clock, storage=RedisCacheStorage(redis, prefix=prefix))) as hh:
+        kept = await hh.get_dictionaries()
+        (name,) = [key async for key in redis.scan_iter(match=prefix + "*")]
+        await redis.delete(name)
+        await redis.rpush(name, b"another program's list")
+        assert await hh.get_dictionaries() == kept  # read as absent, fetched, kept over the list
+        assert await redis.type(name) == b"string"
+        await redis.delete(name)
+        policy = (await redis.config_get("maxmemory-policy"))["maxmemory-policy"]
+        await redis.config_set("maxmemory-policy", "noeviction")
+        await redis.config_set("maxmemory", 1)  # full: every write is refused with OOM
+        try:
+            assert await hh.get_dictionaries() == kept  # keeping it was refused: the call is not
+            assert await hh.get_dictionaries() == kept
+        finally:
+            await redis.config_set("maxmemory", 0)
+            await redis.config_set("maxmemory-policy", policy)
+    assert [s.status for s in app.sent] == [200, 200, 200, 200]
+    assert not [key async for key in redis.scan_iter(match=prefix + "*")]
 
 
 @pytest.mark.anyio

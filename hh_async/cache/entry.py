@@ -9,7 +9,10 @@ whole, so a failed or cancelled exchange can never leave half of one behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import zlib
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
@@ -25,7 +28,8 @@ _UNSTORED = frozenset(
 
 
 def directives(value: str | None) -> dict[str, str | None]:
-    """``Cache-Control`` as ``{directive: argument or None}``, names lower-cased, quotes removed."""
+    """``Cache-Control`` as ``{directive: argument or None}``, names lower-cased, quotes removed. A directive
+    given twice (two header lines arrive joined) counts as first given (RFC 9111, section 4.2.1)."""
     found: dict[str, str | None] = {}
     if not value:
         return found
@@ -33,7 +37,7 @@ def directives(value: str | None) -> dict[str, str | None]:
         name, sep, argument = part.partition("=")
         name = name.strip().lower()
         if name:
-            found[name] = argument.strip().strip('"') if sep else None
+            found.setdefault(name, argument.strip().strip('"') if sep else None)
     return found
 
 
@@ -53,10 +57,10 @@ def _date(value: str | None) -> float | None:
         return None
 
 
-def lifetime(headers: Mapping[str, str]) -> float:
-    """Seconds an answer stays fresh from now: ``max-age`` less ``Age``, else ``Expires`` less ``Date``;
-    0 (revalidate every time) with ``no-cache`` or without either. RFC 9111, section 4.2.1. ``headers``:
-    httpx's, or a dict with lower-case names."""
+def lifetime(headers: Mapping[str, str], now: float) -> float:
+    """Seconds an answer received at ``now`` stays fresh: ``max-age`` less ``Age``, else ``Expires`` less
+    ``Date`` (or less ``now`` without a ``Date``); 0 (revalidate every time) with ``no-cache`` or without
+    either. RFC 9111, section 4.2.1. ``headers``: httpx's, or a dict with lower-case names."""
     control = directives(headers.get("cache-control"))
     if "no-cache" in control:
         return 0.0
@@ -67,7 +71,23 @@ def lifetime(headers: Mapping[str, str]) -> float:
     if expires is None:
         return 0.0  # an unreadable Expires means "already expired" (RFC 9111, section 5.3)
     date = _date(headers.get("date"))
-    return max(0.0, expires - date) if date is not None else 0.0
+    return max(0.0, expires - (date if date is not None else now))
+
+
+def _digest(value: str | None) -> str | None:
+    # What a Vary'd request header is remembered by: its value may be a token (Vary: Authorization).
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _pairs(value: object, values_may_be_none: bool) -> bool:
+    """Is ``value`` a list of [name, value] string pairs, as ``to_bytes`` writes them?"""
+    return isinstance(value, list) and all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and (isinstance(pair[1], str) or (values_may_be_none and pair[1] is None))
+        for pair in value
+    )
 
 
 @attrs.frozen
@@ -76,25 +96,28 @@ class CacheEntry:
 
     status: int
     headers: tuple[tuple[str, str], ...]
+    """Lower-case names; names and values as the bytes came, read as latin-1 (any byte round-trips)."""
     content: bytes = attrs.field(repr=lambda content: f"<{len(content)} bytes>")
     etag: str | None
     fresh_until: float
     """On the cache's clock (``time.time`` by default, so that hosts sharing a store agree)."""
     vary: tuple[tuple[str, str | None], ...] = ()
-    """The request headers the answer's ``Vary`` names, with the values they had."""
+    """The request headers the answer's ``Vary`` names, with a SHA-256 of the values they had (None: the
+    request had no such header): a Vary'd ``Authorization`` must not be kept as it is."""
     _wire: httpx.Headers = attrs.field(init=False, eq=False, repr=False)
     """``headers`` as httpx's, built once: every hit copies them instead of parsing them again."""
 
     def __attrs_post_init__(self) -> None:
-        length = ("content-length", str(len(self.content)))
-        object.__setattr__(self, "_wire", httpx.Headers([*self.headers, length]))
+        wire = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+        wire.append((b"content-length", str(len(self.content)).encode()))
+        object.__setattr__(self, "_wire", httpx.Headers(wire))
 
     def is_fresh(self, now: float) -> bool:
         return now < self.fresh_until
 
     def matches(self, request: httpx.Request) -> bool:
         """Was this answer chosen by the same values of the headers its ``Vary`` names?"""
-        return all(request.headers.get(name) == value for name, value in self.vary)
+        return all(_digest(request.headers.get(name)) == value for name, value in self.vary)
 
     def response(self, request: httpx.Request, how: str) -> httpx.Response:
         """The kept answer as a new response; ``extensions["hh_cache"]`` says ``hit`` or ``revalidated``."""
@@ -109,47 +132,62 @@ class CacheEntry:
 
     def refreshed(self, not_modified: httpx.Response, now: float) -> CacheEntry:
         """This entry after a 304: the 304's headers replace the kept ones (RFC 9111, section 4.3.4) and
-        the freshness is counted again from now."""
-        merged = dict(self.headers)
-        for name, value in not_modified.headers.items():  # names lower-cased by httpx
-            if name not in _UNSTORED:
-                merged[name] = value
+        the freshness is counted again from now: the kept ``Age`` (and ``Date``) described the first answer,
+        not this one."""
+        merged = {name: value for name, value in self.headers if name not in ("age", "date")}
+        merged.update(_stored(not_modified.headers))
         return attrs.evolve(
             self,
             headers=tuple(merged.items()),
             etag=merged.get("etag", self.etag),
-            fresh_until=now + lifetime(merged),
+            fresh_until=now + lifetime(merged, now),
         )
 
     def to_bytes(self) -> bytes:
         """A self-contained record for a shared store: a JSON line, then the body. No pickle: a store
-        others can write to must not be able to run code here."""
+        others can write to must not be able to run code here. The body's length and CRC-32 go with it: a
+        write cut short (a crash, a full disk) or a body changed since is found out on reading."""
         head = {
             "status": self.status,
             "headers": self.headers,
             "etag": self.etag,
             "fresh_until": self.fresh_until,
             "vary": self.vary,
+            "length": len(self.content),
+            "crc32": zlib.crc32(self.content),
         }
         return json.dumps(head, separators=(",", ":")).encode() + b"\n" + self.content
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CacheEntry:
-        """The inverse of ``to_bytes``; ValueError for anything else."""
+        """The inverse of ``to_bytes``; ValueError for anything else: a record this version did not write
+        whole (another version's, a damaged one) is as good as absent, never served."""
         head, sep, content = data.partition(b"\n")
         if not sep:
             raise ValueError("not a cache entry: no header line")
         try:
             fields = json.loads(head)
-            return cls(
-                status=int(fields["status"]),
-                headers=tuple((str(n), str(v)) for n, v in fields["headers"]),
-                content=content,
-                etag=fields["etag"],
-                fresh_until=float(fields["fresh_until"]),
-                vary=tuple((str(n), v) for n, v in fields["vary"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (ValueError, RecursionError):
+            raise ValueError("not a cache entry: its header line is not JSON") from None
+        if not isinstance(fields, dict):
+            raise ValueError("not a cache entry: its header line is not an object")
+        headers, vary, etag, when = fields.get("headers"), fields.get("vary"), fields.get("etag"), None
+        if type(fields.get("fresh_until")) in (int, float) and math.isfinite(fields["fresh_until"]):
+            when = float(fields["fresh_until"])
+        if (
+            fields.get("status") != 200
+            or when is None
+            or not (etag is None or isinstance(etag, str))
+            or not _pairs(headers, values_may_be_none=False)
+            or not _pairs(vary, values_may_be_none=True)
+            or any(name != name.lower() or name in _UNSTORED for name, _ in headers)  # type: ignore[union-attr]
+        ):
+            raise ValueError("not a cache entry this version writes")
+        if fields.get("length") != len(content) or fields.get("crc32") != zlib.crc32(content):
+            raise ValueError("not a whole cache entry: its body was cut short or changed")
+        try:
+            return cls(200, tuple(map(tuple, headers)), content, etag, when, tuple(map(tuple, vary)))  # type: ignore[arg-type]
+        except ValueError as exc:  # a header httpx refuses (a name or value beyond latin-1)
             raise ValueError(f"not a cache entry: {exc}") from None
 
 
@@ -192,17 +230,30 @@ def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> C
     if not _whole_json(headers.get("content-type"), content):
         return None  # cut short with a length to match (a proxy's doing): kept, it would fail every call
     etag = headers.get("etag")
-    fresh_for = lifetime(headers)
+    fresh_for = lifetime(headers, now)
     if etag is None and fresh_for <= 0:
         return None
     return CacheEntry(
         status=200,
-        headers=tuple((n, v) for n, v in headers.items() if n not in _UNSTORED),
+        headers=tuple(_stored(headers).items()),
         content=content,
         etag=etag,
         fresh_until=now + fresh_for,
-        vary=tuple((name, request.headers.get(name)) for name in vary_names),
+        vary=tuple((name, _digest(request.headers.get(name))) for name in vary_names),
     )
+
+
+def _stored(headers: httpx.Headers) -> dict[str, str]:
+    """What is kept of an answer's headers: names lower-cased, the bytes as they came read as latin-1
+    (a UTF-8 value round-trips), those describing the wire or the connection left out. A name given
+    twice is joined into one comma-separated value, as HTTP reads it (RFC 9110, section 5.3)."""
+    stored: dict[str, str] = {}
+    for name, value in headers.raw:
+        lowered = name.lower().decode("latin-1")
+        if lowered not in _UNSTORED:
+            text = value.decode("latin-1")
+            stored[lowered] = f"{stored[lowered]}, {text}" if lowered in stored else text
+    return stored
 
 
 __all__ = ["CacheEntry", "directives", "entry_for", "lifetime", "worth_reading"]

@@ -3,7 +3,8 @@
 One file per entry, named by a hash of the cache key (no URL, no token in a name), holding
 ``CacheEntry.to_bytes`` (a JSON line and the body, never a pickle). A write goes to a temporary file
 that replaces the entry in one ``os.replace``, so a reader, in this process or another, sees the old
-entry or the new one, never half of one; a write cut short leaves at most a temporary file, removed.
+entry or the new one, never half of one. A write cut short by an error is removed at once; one cut short
+with its process (SIGKILL) leaves a temporary file, removed by a later write once it is an hour old.
 File work runs in a worker thread (``anyio.to_thread``): asyncio and trio alike, and a caller cancelled
 meanwhile waits for the thread, so no write is left half-done. Past ``max_entries`` files, the least
 recently written go.
@@ -11,9 +12,11 @@ recently written go.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import anyio.to_thread
@@ -21,6 +24,9 @@ import anyio.to_thread
 from .entry import CacheEntry
 
 _SUFFIX = ".hh-cache"
+_TEMPORARY = (".hh-cache-", ".tmp")  # prefix, suffix
+ABANDONED = 3600.0
+"""Seconds after which a temporary file no write is using any more (its process was killed) is removed."""
 
 
 class FileCacheStorage:
@@ -53,7 +59,7 @@ class FileCacheStorage:
 
     def _write(self, path: Path, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=_TEMPORARY[0], suffix=_TEMPORARY[1])
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
@@ -64,6 +70,11 @@ class FileCacheStorage:
         self._trim()
 
     def _trim(self) -> None:
+        abandoned = time.time() - ABANDONED
+        for path in self.directory.glob("*".join(_TEMPORARY)):
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if path.stat().st_mtime < abandoned:
+                    path.unlink()
         entries = list(self.directory.glob("*" + _SUFFIX))
         if len(entries) <= self.max_entries:
             return

@@ -4,7 +4,9 @@ Each entry is one Redis string (``CacheEntry.to_bytes``: a JSON line and the bod
 written whole by one ``SET`` with an expiry, so a reader sees an old entry or a new one, never a mix.
 Keys are ``prefix`` plus a hash of the cache key: neither the URL nor (already hashed) a token appears.
 Redis calls are bounded by ``timeout`` (short: a slow cache must not slow calls down); a Redis that is
-down or slow raises ``RedisUnavailableError``, which ``CacheTransport`` takes as an empty cache.
+down or slow, or that refuses the command (out of memory, a read-only replica after a failover, an entry
+past its size limit), raises ``RedisUnavailableError``, which ``CacheTransport`` takes as an empty cache.
+A key that holds something else than a string (another program's) reads as absent and is replaced.
 
 redis-py's asyncio client runs on asyncio only (see ``redis_support``). Needs ``hh-async[redis]``.
 """
@@ -12,11 +14,16 @@ redis-py's asyncio client runs on asyncio only (see ``redis_support``). Needs ``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
 
-from ..redis_support import call, require_asyncio
+from ..redis_support import RedisUnavailableError, call, require_asyncio, where
 from .entry import CacheEntry
+
+T = TypeVar("T")
 
 
 class RedisCacheStorage:
@@ -44,10 +51,21 @@ class RedisCacheStorage:
     def _key(self, key: str) -> str:
         return self.prefix + hashlib.sha256(key.encode()).hexdigest()
 
-    async def get(self, key: str) -> CacheEntry | None:
+    async def _call(self, what: str, work: Callable[[], Awaitable[T]]) -> T:
         require_asyncio("RedisCacheStorage")
+        try:
+            return await call(self.redis, what, work, self.timeout)
+        except redis_errors.RedisError as exc:  # refused, not unreachable: as unusable for a cache
+            raise RedisUnavailableError(f"{what}: Redis at {where(self.redis)} refused: {exc}") from exc
+
+    async def get(self, key: str) -> CacheEntry | None:
         name = self._key(key)
-        data = await call(self.redis, "reading the HTTP cache", lambda: self.redis.get(name), self.timeout)
+        try:
+            data = await self._call("reading the HTTP cache", lambda: self.redis.get(name))
+        except RedisUnavailableError as exc:
+            if str(exc.__cause__).startswith("WRONGTYPE"):
+                return None  # not ours: as good as absent (the next SET replaces it)
+            raise
         if not isinstance(data, bytes):
             return None
         try:
@@ -56,16 +74,12 @@ class RedisCacheStorage:
             return None  # written by something else (or an older format): as good as absent
 
     async def set(self, key: str, entry: CacheEntry) -> None:
-        require_asyncio("RedisCacheStorage")
         name, data, keep_ms = self._key(key), entry.to_bytes(), int(self.keep * 1000)
-        await call(
-            self.redis, "keeping an answer", lambda: self.redis.set(name, data, px=keep_ms), self.timeout
-        )
+        await self._call("keeping an answer", lambda: self.redis.set(name, data, px=keep_ms))
 
     async def delete(self, key: str) -> None:
-        require_asyncio("RedisCacheStorage")
         name = self._key(key)
-        await call(self.redis, "dropping an answer", lambda: self.redis.delete(name), self.timeout)
+        await self._call("dropping an answer", lambda: self.redis.delete(name))
 
     def __repr__(self) -> str:
         return f"RedisCacheStorage(prefix={self.prefix!r})"

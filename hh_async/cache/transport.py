@@ -8,6 +8,7 @@ Rules, in the order they apply:
 - a call opts out with a request header: ``Cache-Control: no-store`` (neither read nor kept) or
   ``Cache-Control: no-cache`` (revalidated even while fresh, then kept); a call that sends its own
   ``If-None-Match``, ``If-Modified-Since`` or ``Range`` manages its own validation and is left alone;
+  ``Pragma: no-cache`` without a ``Cache-Control`` counts as ``no-cache`` (RFC 9111, section 5.4);
 - entries are keyed by URL and by a hash of the ``Authorization`` header: an answer fetched with one
   token (one user, one application) is never served to a request with another token or with none. HH's
   dictionaries carry no ``public``/``private``, so keying by token is what keeps a per-user answer
@@ -87,12 +88,14 @@ class CacheTransport(httpx.AsyncBaseTransport):
             return await self.transport.handle_async_request(request)
         # One pass over the headers, as httpx keeps them (names lower-cased already): every GET pays for
         # it, so no lookup by name (each one a pass) and no copy (``headers.raw``).
-        asked = authorization = host = None
+        asked = authorization = host = pragma = None
         for _, name, value in request.headers._list:
             if name == b"host":
                 host = value
             elif name == b"cache-control":
                 asked = value
+            elif name == b"pragma":
+                pragma = value
             elif name == b"authorization":
                 authorization = value
             elif name in _OWN_VALIDATION:
@@ -103,6 +106,8 @@ class CacheTransport(httpx.AsyncBaseTransport):
             if "no-store" in control:
                 return await self.transport.handle_async_request(request)
             revalidate = "no-cache" in control or control.get("max-age") == "0"
+        elif pragma is not None:
+            revalidate = "no-cache" in directives(pragma.decode("latin-1"))
 
         hashed = None
         if authorization is not None:
