@@ -696,11 +696,26 @@ async def test_a_vary_on_authorization_keeps_no_token(anyio_backend: str) -> Non
     assert len(seen) == 2
 
 
+class _Streamed(httpx.AsyncByteStream):
+    """A body that arrives in pieces, as from httpx's own (streaming) transport."""
+
+    def __init__(self, *pieces: bytes) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
 @pytest.mark.anyio
-async def test_a_kept_answer_with_a_utf8_header_is_served_as_it_came(anyio_backend: str) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_kept_answer_with_a_utf8_header_is_served_as_it_came(
+    anyio_backend: str, streamed: bool
+) -> None:
     note = "привет, мир".encode()
     headers = [(b"etag", b'"x"'), (b"cache-control", b"max-age=60"), (b"x-note", note)]
-    answer = httpx.Response(200, headers=headers, content=b'{"a": 1}')
+    body = _Streamed(b'{"a": ', b"1}") if streamed else httpx.ByteStream(b'{"a": 1}')
+    answer = httpx.Response(200, headers=headers, stream=body)
     transport = CacheTransport(answering(answer))
     first = await get(transport)
     hit = await get(transport)

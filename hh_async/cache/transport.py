@@ -32,7 +32,7 @@ from .storage import CacheStorage, MemoryCacheStorage
 logger = logging.getLogger("hh_async.cache")
 
 # What described the body as it came over the wire, no longer true of it once read and decoded.
-_ON_THE_WIRE = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_ON_THE_WIRE = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 STORAGE_PAUSE = 30.0
 """Seconds a storage that failed to reach its store is left alone before it is tried again."""
@@ -223,8 +223,8 @@ class CacheTransport(httpx.AsyncBaseTransport):
 def _whole(request: httpx.Request, response: httpx.Response, how: str) -> httpx.Response:
     """A response whose body was read (and decoded) here, as a new one that can be read again."""
     content = response.content
-    headers = [(n, v) for n, v in response.headers.multi_items() if n not in _ON_THE_WIRE]
-    headers.append(("content-length", str(len(content))))
+    headers = [(n, v) for n, v in response.headers.raw if n.lower() not in _ON_THE_WIRE]  # bytes as they came
+    headers.append((b"content-length", str(len(content)).encode()))
     extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
     return httpx.Response(
         response.status_code,
