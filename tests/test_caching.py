@@ -724,6 +724,26 @@ async def test_a_kept_answer_with_a_utf8_header_is_served_as_it_came(
 
 
 @pytest.mark.anyio
+async def test_a_requests_own_max_age_and_min_fresh_bound_what_it_takes(anyio_backend: str) -> None:
+    clock, seen = FakeClock(), []
+    not_modified = {"etag": '"x"', "cache-control": "max-age=600"}
+    answers = [
+        ok(**not_modified),
+        httpx.Response(304, headers=not_modified),
+        httpx.Response(304, headers=not_modified),
+    ]
+    transport = CacheTransport(answering(*answers, seen=seen), clock=clock)
+    await get(transport)
+    clock.now += 100
+    assert (await get(transport, cache_control="max-age=200")).extensions["hh_cache"] == "hit"
+    assert (await get(transport, cache_control="max-age=50")).extensions["hh_cache"] == "revalidated"
+    clock.now += 100  # refreshed 100 s ago: fresh for 500 s more
+    assert (await get(transport, cache_control="min-fresh=400")).extensions["hh_cache"] == "hit"
+    assert (await get(transport, cache_control="min-fresh=550")).extensions["hh_cache"] == "revalidated"
+    assert [r.headers.get("if-none-match") for r in seen] == [None, '"x"', '"x"']
+
+
+@pytest.mark.anyio
 async def test_pragma_no_cache_revalidates_a_fresh_entry(anyio_backend: str) -> None:
     seen: list[httpx.Request] = []
     answers = [ok(etag='"x"', cache_control="max-age=60"), httpx.Response(304, headers={"etag": '"x"'})]

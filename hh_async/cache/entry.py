@@ -15,6 +15,7 @@ import math
 import zlib
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import attrs
 import httpx
@@ -41,7 +42,8 @@ def directives(value: str | None) -> dict[str, str | None]:
     return found
 
 
-def _seconds(value: str | None) -> int | None:
+def seconds(value: str | None) -> int | None:
+    """A whole number of seconds (``max-age``, ``Age``), or None for anything else."""
     try:
         return int(value) if value is not None else None
     except ValueError:
@@ -64,9 +66,9 @@ def lifetime(headers: Mapping[str, str], now: float) -> float:
     control = directives(headers.get("cache-control"))
     if "no-cache" in control:
         return 0.0
-    max_age = _seconds(control.get("max-age"))
+    max_age = seconds(control.get("max-age"))
     if max_age is not None:
-        return float(max(0, max_age - (_seconds(headers.get("age")) or 0)))
+        return float(max(0, max_age - (seconds(headers.get("age")) or 0)))
     expires = _date(headers.get("expires"))
     if expires is None:
         return 0.0  # an unreadable Expires means "already expired" (RFC 9111, section 5.3)
@@ -77,6 +79,10 @@ def lifetime(headers: Mapping[str, str], now: float) -> float:
 def _digest(value: str | None) -> str | None:
     # What a Vary'd request header is remembered by: its value may be a token (Vary: Authorization).
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _finite(value: object) -> float | None:
+    return float(value) if type(value) in (int, float) and math.isfinite(value) else None  # type: ignore[arg-type]
 
 
 def _pairs(value: object, values_may_be_none: bool) -> bool:
@@ -104,6 +110,9 @@ class CacheEntry:
     vary: tuple[tuple[str, str | None], ...] = ()
     """The request headers the answer's ``Vary`` names, with a SHA-256 of the values they had (None: the
     request had no such header): a Vary'd ``Authorization`` must not be kept as it is."""
+    received: float = 0.0
+    """When the answer (or the 304 that refreshed it) came, on the same clock: a request's own
+    ``max-age`` asks how old the entry may be."""
     _wire: httpx.Headers = attrs.field(init=False, eq=False, repr=False)
     """``headers`` as httpx's, built once: every hit copies them instead of parsing them again."""
 
@@ -112,8 +121,16 @@ class CacheEntry:
         wire.append((b"content-length", str(len(self.content)).encode()))
         object.__setattr__(self, "_wire", httpx.Headers(wire))
 
-    def is_fresh(self, now: float) -> bool:
-        return now < self.fresh_until
+    def is_fresh(self, now: float, max_age: int | None = None, min_fresh: int = 0) -> bool:
+        """Fresh at ``now``, and as the request's own ``max-age`` and ``min-fresh`` ask if it sent them."""
+        if max_age is not None and self.age(now) > max_age:
+            return False
+        return now + min_fresh < self.fresh_until
+
+    def age(self, now: float) -> float:
+        """Seconds since the origin made the answer: the ``Age`` it came with plus the time kept here."""
+        came_with = seconds(dict(self.headers).get("age")) or 0
+        return max(0.0, now - self.received) + max(0, came_with)
 
     def matches(self, request: httpx.Request) -> bool:
         """Was this answer chosen by the same values of the headers its ``Vary`` names?"""
@@ -141,6 +158,7 @@ class CacheEntry:
             headers=tuple(merged.items()),
             etag=merged.get("etag", self.etag),
             fresh_until=now + lifetime(merged, now),
+            received=now,
         )
 
     def to_bytes(self) -> bytes:
@@ -153,6 +171,7 @@ class CacheEntry:
             "etag": self.etag,
             "fresh_until": self.fresh_until,
             "vary": self.vary,
+            "received": self.received,
             "length": len(self.content),
             "crc32": zlib.crc32(self.content),
         }
@@ -171,12 +190,12 @@ class CacheEntry:
             raise ValueError("not a cache entry: its header line is not JSON") from None
         if not isinstance(fields, dict):
             raise ValueError("not a cache entry: its header line is not an object")
-        headers, vary, etag, when = fields.get("headers"), fields.get("vary"), fields.get("etag"), None
-        if type(fields.get("fresh_until")) in (int, float) and math.isfinite(fields["fresh_until"]):
-            when = float(fields["fresh_until"])
+        headers, vary, etag = fields.get("headers"), fields.get("vary"), fields.get("etag")
+        when, received = _finite(fields.get("fresh_until")), _finite(fields.get("received"))
         if (
             fields.get("status") != 200
             or when is None
+            or received is None
             or not (etag is None or isinstance(etag, str))
             or not _pairs(headers, values_may_be_none=False)
             or not _pairs(vary, values_may_be_none=True)
@@ -186,7 +205,9 @@ class CacheEntry:
         if fields.get("length") != len(content) or fields.get("crc32") != zlib.crc32(content):
             raise ValueError("not a whole cache entry: its body was cut short or changed")
         try:
-            return cls(200, tuple(map(tuple, headers)), content, etag, when, tuple(map(tuple, vary)))  # type: ignore[arg-type]
+            kept_headers: Any = tuple(map(tuple, headers))  # type: ignore[arg-type]
+            kept_vary: Any = tuple(map(tuple, vary))  # type: ignore[arg-type]
+            return cls(200, kept_headers, content, etag, when, kept_vary, received)
         except ValueError as exc:  # a header httpx refuses (a name or value beyond latin-1)
             raise ValueError(f"not a cache entry: {exc}") from None
 
@@ -224,7 +245,7 @@ def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> C
     if "*" in vary_names:
         return None
     content = response.content
-    announced = _seconds(headers.get("content-length"))
+    announced = seconds(headers.get("content-length"))
     if "content-encoding" not in headers and announced is not None and announced != len(content):
         return None  # cut short somewhere below: never keep a truncated body
     if not _whole_json(headers.get("content-type"), content):
@@ -240,6 +261,7 @@ def entry_for(request: httpx.Request, response: httpx.Response, now: float) -> C
         etag=etag,
         fresh_until=now + fresh_for,
         vary=tuple((name, _digest(request.headers.get(name))) for name in vary_names),
+        received=now,
     )
 
 
@@ -256,4 +278,4 @@ def _stored(headers: httpx.Headers) -> dict[str, str]:
     return stored
 
 
-__all__ = ["CacheEntry", "directives", "entry_for", "lifetime", "worth_reading"]
+__all__ = ["CacheEntry", "directives", "entry_for", "lifetime", "seconds", "worth_reading"]

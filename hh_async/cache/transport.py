@@ -9,6 +9,8 @@ Rules, in the order they apply:
   ``Cache-Control: no-cache`` (revalidated even while fresh, then kept); a call that sends its own
   ``If-None-Match``, ``If-Modified-Since`` or ``Range`` manages its own validation and is left alone;
   ``Pragma: no-cache`` without a ``Cache-Control`` counts as ``no-cache`` (RFC 9111, section 5.4);
+  ``Cache-Control: max-age=N`` takes a kept answer only while it is at most N seconds old, and
+  ``min-fresh=N`` only while it stays fresh N seconds more; otherwise it is revalidated;
 - entries are keyed by URL and by a hash of the ``Authorization`` header: an answer fetched with one
   token (one user, one application) is never served to a request with another token or with none. HH's
   dictionaries carry no ``public``/``private``, so keying by token is what keeps a per-user answer
@@ -26,7 +28,7 @@ from collections.abc import Callable
 
 import httpx
 
-from .entry import CacheEntry, directives, entry_for, worth_reading
+from .entry import CacheEntry, directives, entry_for, seconds, worth_reading
 from .storage import CacheStorage, MemoryCacheStorage
 
 logger = logging.getLogger("hh_async.cache")
@@ -101,11 +103,14 @@ class CacheTransport(httpx.AsyncBaseTransport):
             elif name in _OWN_VALIDATION:
                 return await self.transport.handle_async_request(request)
         revalidate = False
+        max_age: int | None = None
+        min_fresh = 0
         if asked is not None:
             control = directives(asked.decode("latin-1"))
             if "no-store" in control:
                 return await self.transport.handle_async_request(request)
-            revalidate = "no-cache" in control or control.get("max-age") == "0"
+            revalidate = "no-cache" in control
+            max_age, min_fresh = seconds(control.get("max-age")), seconds(control.get("min-fresh")) or 0
         elif pragma is not None:
             revalidate = "no-cache" in directives(pragma.decode("latin-1"))
 
@@ -119,7 +124,7 @@ class CacheTransport(httpx.AsyncBaseTransport):
         key = _key(request.url, host, hashed)
         entry = await self._get(key)
         if entry is not None and entry.matches(request):
-            if not revalidate and entry.is_fresh(self._clock()):
+            if not revalidate and entry.is_fresh(self._clock(), max_age, min_fresh):
                 return entry.response(request, "hit")
             if entry.etag is not None:
                 return await self._revalidate(request, key, entry)
