@@ -13,6 +13,8 @@ and waits for it. Under trio there is no native cancellation and the work runs i
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,6 +22,18 @@ import anyio
 import sniffio
 
 T = TypeVar("T")
+
+
+def being_cancelled() -> bool:
+    """Is the current task being cancelled, the anyio way (its scope) or natively (``task.cancel()``)?
+    Tells a cancellation meant for this task from a ``CancelledError`` that code it awaited merely let
+    out (a future cancelled elsewhere)."""
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    if sniffio.current_async_library() == "asyncio":
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+    return False
 
 
 async def isolated(work: Callable[[], Awaitable[T]]) -> T:

@@ -256,3 +256,18 @@ async def test_a_store_slower_than_its_budget_is_not_acknowledged_nor_seen(anyio
     assert (await endpoint.accept(callback("e-1"))).status == 200
     assert [status for status, _ in seen] == [503, 200] and all(s >= 0 for _, s in seen)
     assert [e.id for e in recorder.stored] == ["e-1"]
+
+
+def test_json_nested_past_pythons_limit_is_malformed_not_a_crash() -> None:
+    """Under the size limit but nested deeper than Python parses: a 400 for the sender, not a 500."""
+    with pytest.raises(MalformedEvent, match="nested too deep"):
+        parse_event(b"[" * 50_000 + b"]" * 50_000)
+
+
+def test_a_lone_surrogate_in_a_field_is_stored_and_read_back_as_sent() -> None:
+    """``"\\ud800"`` is valid JSON though not text: storing it must not fail (HH would retry for ever)."""
+    sent = json.loads(callback())
+    sent["payload"]["chat_id"] = "\ud800 9"
+    event = parse_event(json.dumps(sent).encode())
+    stored = event.to_json()
+    assert parse_event(stored).body == event.body == sent

@@ -355,3 +355,105 @@ async def test_a_finished_handler_is_acknowledged_though_the_worker_is_cancelled
     with anyio.move_on_after(0.3):
         await again.run()
     assert finished == Counter({"e-1": 1})
+
+
+async def test_a_worker_makes_its_group_again_when_redis_comes_back_empty(redis: Any) -> None:
+    """Redis restarted without its data (no persistence, a flush, an evicted key): the stream and its
+    consumer group are gone. Events accepted after that are still handled."""
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    finished: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        finished[event.id] += 1
+
+    worker = Worker(queue, handle, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await queue.put(negotiation(1))
+        await until(lambda: _true(finished["e-1"] == 1))
+        await redis.delete(queue.stream)  # what a restart without persistence leaves: nothing
+        for i in range(2, 6):
+            await queue.put(negotiation(i))
+        await until(lambda: _true(sum(finished.values()) == 5))
+        group.cancel_scope.cancel()
+    assert finished == Counter({f"e-{i}": 1 for i in range(1, 6)})
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it(caplog: pytest.LogCaptureFixture) -> None:
+    from redis.asyncio import Redis
+
+    from hh_async.testing.served import free_port
+
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    worker = Worker(RedisEventQueue(down, "nowhere"), lambda event: anyio.lowlevel.checkpoint(), block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)  # would raise ConnectionError at once, taking the app down with it
+        await until(lambda: _true(caplog.text.count("cannot read the queue") >= 2))
+        group.cancel_scope.cancel()
+    assert "Connection" in caplog.text  # the cause is said, not only its type
+    await down.aclose()
+
+
+async def test_a_handler_that_lets_out_a_cancelled_error_fails_and_the_worker_goes_on(redis: Any) -> None:
+    """A handler awaiting a future cancelled elsewhere raises CancelledError without anyone cancelling
+    the worker: that is the handler failing, not the worker stopping (it used to return, silently)."""
+    import asyncio
+
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    for i in range(3):
+        await queue.put(negotiation(i))
+    finished: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        if event.id == "e-1":
+            cancelled = asyncio.get_running_loop().create_future()
+            cancelled.cancel()
+            await cancelled
+        finished[event.id] += 1
+
+    worker = Worker(queue, handle, max_attempts=2, backoff=0.001, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await until(lambda: _true(worker.stats.handled == 2 and worker.stats.dead == 1))
+        await queue.put(negotiation(9))  # the worker still runs
+        await until(lambda: _true(finished["e-9"] == 1))
+        group.cancel_scope.cancel()
+    (dead,) = await queue.dead_letters()
+    assert parse_event(dead.event).id == "e-1" and "CancelledError" in dead.error
+
+
+async def test_a_handler_past_its_timeout_is_a_failed_attempt(redis: Any) -> None:
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    await queue.put(negotiation(1))
+    calls: Counter[str] = Counter()
+
+    async def handle(event: WebhookEvent) -> None:
+        calls[event.id] += 1
+        if calls[event.id] == 1:
+            await anyio.sleep_forever()  # hangs: without a timeout it would hold the event for good
+
+    worker = Worker(queue, handle, handler_timeout=0.2, backoff=0.001, block=0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await until(lambda: _true(worker.stats.handled == 1))
+        group.cancel_scope.cancel()
+    assert calls["e-1"] == 2 and worker.stats.retried == 1 and await queue.backlog() == 0
+    with pytest.raises(ValueError, match="handler_timeout"):
+        Worker(queue, handle, handler_timeout=0)
+
+
+async def test_take_over_reaches_idle_entries_behind_many_busy_ones(redis: Any) -> None:
+    """A live worker holds 25 events (kept busy); a dead one left 3 newer ones idle. Redis looks at about
+    ten pending entries per XAUTOCLAIM with COUNT 1: each take-over must go on where the last stopped."""
+    queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
+    await queue.ensure_group()
+    for i in range(28):
+        await queue.put(negotiation(i))
+    assert len(await queue.read("busy", 25, block=None)) == 25
+    orphans = await queue.read("dead", 3, block=None)
+    ids: list[Any] = [entry.entry_id for entry in orphans]
+    await redis.xclaim(queue.stream, queue.GROUP, "dead", 0, ids, idle=600_000, justid=True)  # long idle
+    taken: list[str] = []
+    for _ in range(8):
+        taken += [entry.entry_id for entry in await queue.take_over("rescuer", 60.0, 1)]
+    assert sorted(taken) == sorted(ids)

@@ -95,8 +95,10 @@ class WebhookEvent:
         return tuple(keys)
 
     def to_json(self) -> bytes:
-        """The callback as stored (HH's body, nothing lost): ``parse_event`` reads it back."""
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+        """The callback as stored (HH's body, nothing lost): ``parse_event`` reads it back. A lone
+        surrogate (``"\\ud800"``, valid JSON though not text) stays escaped rather than failing the store."""
+        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
 
 
 def event_from_dict(body: Mapping[str, Any]) -> WebhookEvent:
@@ -135,4 +137,6 @@ def parse_event(data: bytes | str) -> WebhookEvent:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedEvent(f"the body is not JSON ({exc.__class__.__name__})") from None
+    except RecursionError:  # JSON nested deeper than Python parses: no callback of HH's
+        raise MalformedEvent("the body is JSON nested too deep") from None
     return event_from_dict(body)

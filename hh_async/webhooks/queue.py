@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ..cancellation import shielded
+from ..cancellation import being_cancelled, shielded
 from .dedup import DEFAULT_TTL
 from .events import MalformedEvent, WebhookEvent, parse_event
 
@@ -94,6 +94,7 @@ class RedisEventQueue:
         self.ttl = int(ttl)
         self._put = redis.register_script(PUT_SCRIPT)
         self._replay = redis.register_script(REPLAY_SCRIPT)
+        self._claim_from: dict[str, str] = {}  # per consumer: where the next take_over goes on
 
     def __repr__(self) -> str:
         return f"RedisEventQueue(name={self.name!r})"
@@ -150,10 +151,18 @@ class RedisEventQueue:
         return [Entry(_text(i), f[b"event"], own) for _, entries in answer or () for i, f in entries if f]
 
     async def take_over(self, consumer: str, idle: float, count: int) -> list[Entry]:
-        """Entries other consumers took and left idle for ``idle`` seconds (a worker that died)."""
+        """Entries other consumers took and left idle for ``idle`` seconds (a worker that died). Each call
+        goes on where the last one stopped (Redis looks at about ``10 * count`` pending entries a call),
+        so idle entries behind many busy ones are reached too."""
         answer: Any = await self.redis.xautoclaim(
-            self.stream, self.GROUP, consumer, int(idle * 1000), start_id="0-0", count=count
+            self.stream,
+            self.GROUP,
+            consumer,
+            int(idle * 1000),
+            start_id=self._claim_from.get(consumer, "0-0"),
+            count=count,
         )
+        self._claim_from[consumer] = _text(answer[0])  # "0-0" once the whole list was looked at
         return [Entry(_text(i), f[b"event"], True) for i, f in answer[1] if f]
 
     async def deliveries(self, entry_id: str) -> int:
@@ -186,6 +195,10 @@ class RedisEventQueue:
             pipe.xack(self.stream, self.GROUP, entry_id)
             pipe.xdel(self.stream, entry_id)
             await pipe.execute()
+
+
+class HandlerCancelled(Exception):
+    """A handler raised ``CancelledError`` of its own (it awaited something cancelled elsewhere)."""
 
 
 @attrs.frozen
@@ -242,11 +255,12 @@ class Worker:
         block: float = 1.0,
         max_deliveries: int = 10,
         on_done: OnDone | None = None,
+        handler_timeout: float | None = None,
     ) -> None:
         if concurrency < 1 or max_attempts < 1:
             raise ValueError("concurrency and max_attempts must be at least 1")
-        if claim_idle <= 0 or block <= 0:
-            raise ValueError("claim_idle and block are positive numbers of seconds")
+        if claim_idle <= 0 or block <= 0 or (handler_timeout is not None and handler_timeout <= 0):
+            raise ValueError("claim_idle, block and handler_timeout are positive numbers of seconds")
         self.queue = queue
         self.handler = handler
         self.consumer = consumer or default_consumer()
@@ -257,9 +271,12 @@ class Worker:
         self.claim_idle = claim_idle
         self.block = block
         self.max_deliveries = max_deliveries
-        self.on_done = on_done
         """An entry whose handling was interrupted this often (a handler that kills its process?) is
         buried rather than tried again."""
+        self.on_done = on_done
+        self.handler_timeout = handler_timeout
+        """Seconds one run of the handler may take; past them it counts as a failed attempt (None: no
+        limit, and a handler that hangs holds its place, and its event, for good)."""
         self.stats = WorkerStats()
         self._in_hand: set[str] = set()
 
@@ -267,14 +284,10 @@ class Worker:
         return f"Worker(queue={self.queue!r}, consumer={self.consumer!r})"
 
     async def run(self) -> None:
-        await self.queue.ensure_group()
         slots = anyio.Semaphore(self.concurrency)
         async with anyio.create_task_group() as group:
             group.start_soon(self._heartbeat)
-            # What this consumer name took before a restart comes first.
-            await self._start_all(
-                group, slots, await self.queue.read(self.consumer, 10_000, block=None, own=True)
-            )
+            grouped = False  # the consumer group exists (made again if Redis came back empty)
             next_take_over = anyio.current_time()
             outage = 0
             while True:
@@ -285,17 +298,23 @@ class Worker:
                     continue
                 entries: list[Entry] = []
                 try:
-                    if anyio.current_time() >= next_take_over:
+                    if not grouped:
+                        await self.queue.ensure_group()
+                        grouped = True
+                        # What this consumer name took before a restart comes first.
+                        entries = await self.queue.read(self.consumer, 10_000, block=None, own=True)
+                    elif anyio.current_time() >= next_take_over:
                         entries = await self.queue.take_over(self.consumer, self.claim_idle, free)
                         self.stats.taken_over += len(entries)
                         next_take_over = anyio.current_time() + self.claim_idle / 4
                     if not entries:
                         entries = await self.queue.read(self.consumer, free, block=self.block)
                 except Exception as exc:  # Redis away (a restart, a failover): wait, then read again
+                    if "NOGROUP" in str(exc):  # Redis restarted without its data: the group is made again
+                        grouped = False
                     outage += 1
-                    log.warning(
-                        "webhook worker %s cannot read the queue (%s)", self.consumer, type(exc).__name__
-                    )
+                    name = type(exc).__name__
+                    log.warning("webhook worker %s cannot read the queue (%s: %s)", self.consumer, name, exc)
                     await anyio.sleep(min(5.0, 0.1 * 2**outage))
                     continue
                 outage = 0
@@ -340,7 +359,7 @@ class Worker:
                 return
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await self.handler(event)
+                await self._run_handler(event)
             except Exception as exc:
                 if attempt == self.max_attempts:
                     error = f"{type(exc).__name__}: {exc}"
@@ -359,6 +378,17 @@ class Worker:
                 await shielded(functools.partial(self._finish, entry, event), timeout=10)
                 self.stats.handled += 1
                 return
+
+    async def _run_handler(self, event: WebhookEvent) -> None:
+        """One run of the handler; a ``CancelledError`` it raises while nobody cancels this worker (it
+        awaited a future cancelled elsewhere) is a failure like any other, not a stop of the worker."""
+        try:
+            with anyio.fail_after(self.handler_timeout):
+                await self.handler(event)
+        except anyio.get_cancelled_exc_class():
+            if being_cancelled():
+                raise
+            raise HandlerCancelled("the handler raised CancelledError without being cancelled") from None
 
     async def _finish(self, entry: Entry, event: WebhookEvent) -> None:
         on_done = self.on_done
