@@ -271,3 +271,26 @@ def test_a_lone_surrogate_in_a_field_is_stored_and_read_back_as_sent() -> None:
     event = parse_event(json.dumps(sent).encode())
     stored = event.to_json()
     assert parse_event(stored).body == event.body == sent
+
+
+@pytest.mark.parametrize("delivered_as", ["NEW_NEGOTIATION_VACANCY", "NEW_RESPONSE_OR_INVITATION_VACANCY"])
+async def test_a_reconciled_response_is_a_duplicate_of_either_callback_delivered(
+    anyio_backend: str, delivered_as: str
+) -> None:
+    """Reconciliation makes up a NEW_NEGOTIATION_VACANCY; a subscriber to NEW_RESPONSE_OR_INVITATION_VACANCY
+    whose webhook came already must not get the same response a second time."""
+    from hh_async.webhooks.reconcile import negotiation_event
+
+    stored: list[WebhookEvent] = []
+
+    async def persist(event: WebhookEvent) -> None:
+        stored.append(event)
+
+    store = PersistStore(persist, MemoryDedup())
+    assert await store.put(parse_event(callback("e-1", delivered_as)))  # its payload's topic_id: 777
+    made_up = negotiation_event({"id": "777", "created_at": "2026-11-27T10:00:00+0300"}, "100001")
+    assert not await store.put(made_up)
+    assert await store.put(
+        negotiation_event({"id": "778", "created_at": "2026-11-27T10:01:00+0300"}, "100001")
+    )
+    assert [event.id for event in stored] == ["e-1", "reconciled-778"]

@@ -76,6 +76,9 @@ class WebhookEvent:
     user_id: str | None
     payload: Payload | Mapping[str, Any] = attrs.field(eq=False)
     body: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    also_keys: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
+    """More dedup keys, for an event made up rather than delivered (reconciliation): the natural keys
+    of the other callbacks that announce the same fact."""
 
     @property
     def known(self) -> bool:
@@ -92,7 +95,7 @@ class WebhookEvent:
             values = [raw.get(name) for name in fields]
             if all(isinstance(v, str) and v for v in values):
                 keys.append(":".join([self.action_type, *(str(v) for v in values)]))
-        return tuple(keys)
+        return (*keys, *self.also_keys)
 
     def to_json(self) -> bytes:
         """The callback as stored (HH's body, nothing lost): ``parse_event`` reads it back. A lone

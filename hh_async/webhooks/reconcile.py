@@ -58,10 +58,11 @@ def _ident(value: Any) -> str | None:
 
 def negotiation_event(item: Mapping[str, Any], vacancy_id: str, employer_id: str = "") -> WebhookEvent:
     """The ``NEW_NEGOTIATION_VACANCY`` callback HH sends for a response (one item of
-    ``get_collection_negotiations_list``)."""
+    ``get_collection_negotiations_list``). A delivered ``NEW_RESPONSE_OR_INVITATION_VACANCY`` for the same
+    topic makes it a duplicate too: a subscriber to that type must not get the response twice."""
     topic = str(item["id"])
     resume: Mapping[str, Any] = item["resume"] if isinstance(item.get("resume"), Mapping) else {}
-    return event_from_dict(
+    event = event_from_dict(
         {
             "id": f"reconciled-{topic}",
             "subscription_id": SUBSCRIPTION_ID,
@@ -77,6 +78,7 @@ def negotiation_event(item: Mapping[str, Any], vacancy_id: str, employer_id: str
             },
         }
     )
+    return attrs.evolve(event, also_keys=(f"NEW_RESPONSE_OR_INVITATION_VACANCY:{topic}",))
 
 
 async def reconcile_negotiations(
