@@ -362,11 +362,7 @@ async def test_a_worker_makes_its_group_again_when_redis_comes_back_empty(redis:
     consumer group are gone. Events accepted after that are still handled."""
     queue = RedisEventQueue(redis, f"q{uuid.uuid4().hex}")
     finished: Counter[str] = Counter()
-
-    async def handle(event: WebhookEvent) -> None:
-        finished[event.id] += 1
-
-    worker = Worker(queue, handle, block=0.05)
+    worker = Worker(queue, lambda event: _record(finished, event), block=0.05)
     async with anyio.create_task_group() as group:
         group.start_soon(worker.run)
         await queue.put(negotiation(1))
