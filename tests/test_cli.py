@@ -125,16 +125,19 @@ def gated() -> Iterator[tuple[FakeHH, Gate]]:
         gate.opened.set()  # even after a failure: a held answer would hold up the server's shutdown
 
 
-def test_search_all_resumes_after_ctrl_c_with_each_vacancy_once(
-    gated: tuple[FakeHH, Gate], spawn: Spawn, tmp_path: Path
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_search_all_resumes_after_ctrl_c_or_sigterm_with_each_vacancy_once(
+    gated: tuple[FakeHH, Gate], spawn: Spawn, tmp_path: Path, stop: signal.Signals, status: int
 ) -> None:
+    """SIGTERM (``timeout``, systemd, docker stop) winds the run down as Ctrl-C does: it used to kill
+    the process where it stood, a token refresh's save included."""
     server, gate = gated
     out = tmp_path / "all.jsonl"
     running = spawn(server, "search", "--all", "--jsonl", str(out))
     wait_for(lambda: lines_in(out) >= 500, "500 lines in the output", running)
-    running.send_signal(signal.SIGINT)
+    running.send_signal(stop)
     _, stderr = running.communicate(timeout=60)
-    assert running.returncode == 130, stderr
+    assert running.returncode == status, stderr
     assert "continue with --resume" in stderr
     partial = ids_in(out)
     assert 500 <= len(partial) < 6_000
@@ -199,6 +202,29 @@ def test_a_line_cut_short_by_a_crash_is_dropped_on_resume(server: FakeHH, tmp_pa
     state = {"cursor": json.dumps({"operation": "get-vacancies", "arguments": {"text": "python"},
                                    "per_page": 100, "page": 0, "offset": 7})}  # fmt: skip
     (tmp_path / "python.jsonl.state.json").write_text(json.dumps(state))
+    resumed = hh_async(server, "search", "--text", "python", "--jsonl", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert ids_in(out) == complete
+
+
+def test_a_bad_line_in_the_middle_is_refused_not_dropped_with_what_follows(
+    server: FakeHH, tmp_path: Path
+) -> None:
+    """Only a crash's cut last line may be dropped: truncating at a bad line in the middle lost every
+    vacancy after it, which the saved state had already counted as written."""
+    out = tmp_path / "python.jsonl"
+    assert hh_async(server, "search", "--text", "python", "--jsonl", str(out)).returncode == 0
+    complete = ids_in(out)
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:10]) + "garbage\n" + "".join(lines[10:20]))
+    damaged = out.read_bytes()
+    state = {"cursor": json.dumps({"operation": "get-vacancies", "arguments": {"text": "python"},
+                                   "per_page": 100, "page": 0, "offset": 20})}  # fmt: skip
+    (tmp_path / "python.jsonl.state.json").write_text(json.dumps(state))
+    refused = hh_async(server, "search", "--text", "python", "--jsonl", str(out), "--resume")
+    assert refused.returncode == 2 and "line 11" in refused.stderr, refused.stderr
+    assert out.read_bytes() == damaged
+    out.write_text("".join(lines[:20]))  # the user removes the line
     resumed = hh_async(server, "search", "--text", "python", "--jsonl", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert ids_in(out) == complete

@@ -10,7 +10,8 @@
 
 Global options go before the command. Settings may come from the environment: HH_BASE_URL, HH_USER_AGENT,
 HH_TOKEN_FILE, HH_CLIENT_ID, HH_CLIENT_SECRET. Exit codes: 0 done, 1 HH or the network failed, 2 bad usage,
-130 interrupted, 141 the reader of the output left early (`| head`), as for any tool stopped by SIGPIPE.
+130 interrupted (Ctrl-C), 143 stopped by SIGTERM (wound down as for Ctrl-C), 141 the reader of the output
+left early (`| head`), as for any tool stopped by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return OUTPUT_CLOSED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         resume = " (continue with --resume)" if getattr(args, "jsonl", None) else ""
         print(f"\ninterrupted{resume}", file=sys.stderr)
-        return 130
+        return 128 + (exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT)
     except UsageError as exc:
         print(f"hh-async: {exc}", file=sys.stderr)
         return 2
@@ -67,23 +68,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _interruptible(args: argparse.Namespace) -> int:
-    """Ctrl-C cancels the command through an anyio scope: unlike asyncio's own one-shot cancellation it
-    holds at every later await, so no step can swallow it and keep the run going. A second Ctrl-C
-    interrupts at once."""
+    """Ctrl-C, and SIGTERM (``timeout``, systemd, docker stop), cancel the command through an anyio scope:
+    unlike asyncio's own one-shot cancellation it holds at every later await, so no step can swallow it
+    and keep the run going, while shielded work (a token refresh and its save, the resume state) finishes
+    first. A second signal of the same kind interrupts at once."""
     loop = asyncio.get_running_loop()
+    stopped_by: list[int] = []
     with anyio.CancelScope() as scope:
 
-        def interrupt() -> None:
-            loop.remove_signal_handler(signal.SIGINT)  # the next Ctrl-C: Python's own KeyboardInterrupt
+        def interrupt(signum: int) -> None:
+            loop.remove_signal_handler(signum)  # the next one: Python's own default (exit at once)
+            stopped_by.append(signum)
             scope.cancel()
 
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals here
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals here
+                loop.add_signal_handler(signum, interrupt, signum)
         try:
             return await _run_async(args)
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-    raise KeyboardInterrupt  # the scope was cancelled: by Ctrl-C
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    raise KeyboardInterrupt(stopped_by[0] if stopped_by else signal.SIGINT)  # the scope was cancelled
 
 
 async def _run_async(args: argparse.Namespace) -> int:

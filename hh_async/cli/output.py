@@ -21,6 +21,9 @@ def plain(value: Any) -> Any:
     return to_dict() if callable(to_dict) else value
 
 
+_CUT = object()  # a line that is not a whole vacancy
+
+
 class Output:
     """The JSONL file (or stdout) and the state beside it: ``<file>.state.json``.
 
@@ -73,14 +76,22 @@ class Output:
             self._stream.close()
 
     def _read_written(self) -> None:
+        """The ids of the whole lines; the last line, if cut short by a crash, is dropped on resuming. A
+        line that is not a vacancy with more after it is no crash's doing: refused, the file untouched
+        (dropping it and what follows would lose vacancies the saved state is past)."""
         assert self.path is not None
         with self.path.open("rb") as lines:
-            for line in lines:
+            for number, line in enumerate(lines, 1):
                 try:
-                    ident = json.loads(line)["id"]
-                except (ValueError, KeyError, TypeError):
-                    break
-                if not line.endswith(b"\n"):
+                    ident = json.loads(line)["id"] if line.endswith(b"\n") else _CUT
+                except (ValueError, KeyError, TypeError, RecursionError):
+                    ident = _CUT
+                if ident is _CUT:
+                    if next(lines, None) is not None:
+                        raise UsageError(
+                            f"{self.path}, line {number}: not a vacancy as this command writes them; "
+                            f"fix or remove that line, then --resume again (nothing was changed)"
+                        )
                     break
                 self.seen.add(seen_key(ident))
                 self._whole += len(line)
