@@ -290,6 +290,21 @@ def test_auth_app_token_saves_the_token_privately(server: FakeHH, tmp_path: Path
     assert me.returncode == 0, me.stderr
 
 
+@pytest.mark.parametrize("where", ["a directory", "a path under a file"])
+def test_a_token_file_that_cannot_be_saved_is_refused_before_logging_in(
+    server: FakeHH, tmp_path: Path, where: str
+) -> None:
+    """Checked afterwards, the login was done, its code spent and the tokens lost with a traceback."""
+    (tmp_path / "plain").write_text("")
+    token_file = tmp_path if where == "a directory" else tmp_path / "plain" / "me.json"
+    asked = server.app.requests.total()
+    for flow in (["auth", "login", "--no-browser"], ["auth", "app-token"]):
+        done = hh_async(server, *CREDENTIALS, "--token-file", str(token_file), *flow)
+        assert done.returncode == 2 and "cannot save tokens" in done.stderr, done.stderr
+        assert "Open this page" not in done.stderr and "Traceback" not in done.stderr
+    assert server.app.requests.total() == asked
+
+
 def test_auth_login_takes_hh_s_redirect_on_a_loopback_listener(
     server: FakeHH, spawn: Spawn, tmp_path: Path
 ) -> None:
