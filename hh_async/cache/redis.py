@@ -60,12 +60,16 @@ class RedisCacheStorage:
 
     async def get(self, key: str) -> CacheEntry | None:
         name = self._key(key)
-        try:
-            data = await self._call("reading the HTTP cache", lambda: self.redis.get(name))
-        except RedisUnavailableError as exc:
-            if str(exc.__cause__).startswith("WRONGTYPE"):
-                return None  # not ours: as good as absent (the next SET replaces it)
-            raise
+
+        async def read() -> object:
+            try:
+                return await self.redis.get(name)
+            except redis_errors.ResponseError as exc:
+                if str(exc).startswith("WRONGTYPE"):
+                    return None  # not ours: as good as absent (the next SET replaces it)
+                raise
+
+        data = await self._call("reading the HTTP cache", read)
         if not isinstance(data, bytes):
             return None
         try:
