@@ -12,6 +12,7 @@ compare-and-set, so a holder that outlived its lock cannot overwrite a newer pai
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -157,9 +158,22 @@ class JsonFileTokenStore:
     async def save(self, pair: TokenPair) -> None:
         await anyio.to_thread.run_sync(self._save, pair)
 
-    def _save(self, pair: TokenPair) -> None:
+    def check_writable(self) -> None:
+        """OSError if a save here would fail (a directory in the way, no permission): to ask before a
+        login, after which a token that cannot be saved is lost. Tries what a save does first."""
+        if self.path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(self.path))
+        fd, probe = self._temporary()
+        os.close(fd)
+        os.unlink(probe)
+
+    def _temporary(self) -> tuple[int, str]:
+        """A new file beside the token file: a save is written there, then renamed over it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        return tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+
+    def _save(self, pair: TokenPair) -> None:
+        fd, tmp = self._temporary()
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -6,12 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
-import tempfile
 import webbrowser
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..auth import AppToken, authorization_request, exchange_code
@@ -73,23 +70,13 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
         raise UsageError("--client-id and --client-secret (or HH_CLIENT_ID/HH_CLIENT_SECRET) are required")
     if not args.token_file:
         raise UsageError("--token-file (or HH_TOKEN_FILE) says where to save the token")
-    _check_writable(Path(args.token_file))
-    return args.client_id, args.client_secret
-
-
-def _check_writable(path: Path) -> None:
-    """Can the token be saved there? Asked before the login: afterwards the code is spent, and a token
-    that cannot be saved is lost. Saving writes a temporary file beside it, then renames it."""
-    try:
-        if path.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+    try:  # before the login: afterwards its code is spent, and a token that cannot be saved is lost
+        JsonFileTokenStore(args.token_file).check_writable()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"cannot save tokens to {path} ({reason}): choose another --token-file") from None
+        where = args.token_file
+        raise UsageError(f"cannot save tokens to {where} ({reason}): choose another --token-file") from None
+    return args.client_id, args.client_secret
 
 
 @contextlib.asynccontextmanager
