@@ -14,10 +14,9 @@ import argparse
 import asyncio
 import json
 import statistics
-import time
-from collections.abc import Awaitable, Callable
 
 import httpx
+from client_cpu import cpu_per_call  # the same measuring loop as the network benchmarks
 
 from hh_async import AppToken, HHClient, RetryPolicy, StaticToken, Throttle
 from hh_async.tokens import MemoryTokenStore, TokenPair
@@ -31,20 +30,6 @@ class Instant(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers = [(b"content-type", b"application/json")]
         return httpx.Response(200, headers=headers, stream=httpx.ByteStream(BODY))
-
-
-async def per_call(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> float:
-    for _ in range(100):
-        await call()
-    each = calls // concurrency
-
-    async def worker() -> None:
-        for _ in range(each):
-            await call()
-
-    started = time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return (time.process_time() - started) / (each * concurrency)
 
 
 def make_auth(kind: str) -> httpx.Auth | None:
@@ -67,7 +52,7 @@ async def plain_httpx(calls: int, concurrency: int) -> float:
         async def call() -> object:
             return json.loads((await http.get("/areas/1")).content)
 
-        return await per_call(call, calls, concurrency)
+        return await cpu_per_call(call, concurrency, calls, warm_up=100)
 
 
 async def hh_client(calls: int, concurrency: int) -> float:
@@ -78,7 +63,9 @@ async def hh_client(calls: int, concurrency: int) -> float:
         transport=Instant(),
         auth=make_auth(AUTH),
     ) as hh:
-        return await per_call(lambda: hh.get_areas_from_specified(area_id="1"), calls, concurrency)
+        return await cpu_per_call(
+            lambda: hh.get_areas_from_specified(area_id="1"), concurrency, calls, warm_up=100
+        )
 
 
 def main() -> None:

@@ -182,9 +182,13 @@ async def cpu_per_request(factory: Factory, url: str, concurrency: int, requests
         return await cpu_per_call(call, concurrency, requests)
 
 
-async def cpu_per_call(call: Call, concurrency: int, requests: int) -> float:
-    """This process's CPU per ``call()``, ``requests`` of them made by ``concurrency`` tasks."""
-    await asyncio.gather(*(call() for _ in range(concurrency)))  # warm: connections open
+async def cpu_per_call(call: Call, concurrency: int, requests: int, *, warm_up: int | None = None) -> float:
+    """This process's CPU per ``call()``, ``requests`` of them made by ``concurrency`` tasks. First,
+    ``warm_up`` calls one after another, or (None) one per task at once, which opens the connections."""
+    if warm_up is None:
+        await asyncio.gather(*(call() for _ in range(concurrency)))
+    for _ in range(warm_up or 0):
+        await call()
     per_worker = requests // concurrency
 
     async def worker() -> None:
