@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import sniffio
 import yarl
+from multidict import CIMultiDict, CIMultiDictProxy
 
 try:
     import aiohttp
@@ -54,6 +55,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        # A client sends the same few header sets and URLs again and again: each is converted once.
+        self._sent_headers: dict[tuple[Any, ...], _Headers] = {}
+        self._urls: dict[Any, yarl.URL] = {}
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._limits.max_connections})"
@@ -108,15 +112,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             return await self._fallback.handle_async_request(request)
         session = self._session_here()
         body = await request.aread() or None  # in memory already for httpx's own requests: no copy
-        sent = _header_pairs(request.headers)
+        sent, skipped = self._headers(request.headers, body is not None)
         try:
             async with session.request(
                 request.method,
-                _yarl_url(request.url),
+                self._url(request.url),
                 headers=sent,
-                # aiohttp adds these when a request lacks them; httpx's requests say what they mean. Named
-                # only when missing: skipping costs aiohttp a sort and two header copies per request.
-                skip_auto_headers=_missing_auto_headers(sent, body is not None),
+                skip_auto_headers=skipped,
                 data=body,
                 allow_redirects=False,
                 timeout=self._timeout(request),
@@ -140,14 +142,42 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(_describe(exc), request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.NetworkError(_describe(exc), request=request) from exc
-        http_version = f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"
+        http_version = _HTTP_VERSIONS.get(version) or _http_version(version)
         return httpx.Response(
             status,
-            headers=headers,
+            headers=_response_headers(headers),
             stream=httpx.ByteStream(content),  # whole already: wrappers above need not hold anything open
             request=request,
             extensions={"http_version": http_version, "reason_phrase": (reason or "").encode()},
         )
+
+    def _headers(self, headers: httpx.Headers, body: bool) -> _Headers:
+        """The request's headers for aiohttp, and the automatic headers it must not add: aiohttp adds
+        User-Agent, Accept... to a request that lacks them, while httpx's requests say what they mean.
+        Named only when missing (skipping costs aiohttp a sort and two header copies per request), and
+        worked out once per header set: a client's differ only by token and the odd per-call header."""
+        key = (*headers.raw, body)
+        known = self._sent_headers.get(key)
+        if known is None:
+            if len(self._sent_headers) >= _MEMO_SIZE:  # a web app's users come and go: keep it small
+                self._sent_headers.clear()
+            sent = _header_pairs(headers)
+            # Immutable: aiohttp copies it into each request's own headers, and none can change it.
+            known = CIMultiDictProxy(CIMultiDict(sent)), _missing_auto_headers(sent, body)
+            self._sent_headers[key] = known
+        return known
+
+    def _url(self, url: httpx.URL) -> yarl.URL:
+        """``_yarl_url``, remembered for the URLs asked again (a dictionary, a page, a poll)."""
+        key = getattr(url, "_uri_reference", None)  # httpx's parsed parts: a tuple, cheap to hash
+        known = self._urls.get(key) if key is not None else None
+        if known is None:
+            known = _yarl_url(url)
+            if key is not None:
+                if len(self._urls) >= _MEMO_SIZE:
+                    self._urls.clear()
+                self._urls[key] = known
+        return known
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -156,6 +186,42 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 await session.close()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+
+_MEMO_SIZE = 512
+_Headers = tuple["CIMultiDictProxy[str]", tuple[str, ...] | None]
+_HTTP_VERSIONS: dict[Any, bytes] = {None: b"HTTP/1.1"}
+
+
+def _http_version(version: Any) -> bytes:
+    _HTTP_VERSIONS[version] = text = f"HTTP/{version.major}.{version.minor}".encode()
+    return text
+
+
+def _response_headers(
+    raw: tuple[tuple[bytes, bytes], ...],
+) -> httpx.Headers | tuple[tuple[bytes, bytes], ...]:
+    """aiohttp's raw headers (bytes, as they came) as httpx keeps them, without its per-header checks,
+    which bytes pass anyway; raw for httpx to convert if its insides differ from what this expects."""
+    if not _KEEPS_LIST:
+        return raw
+    headers = httpx.Headers()
+    headers._list = [(name, name.lower(), value) for name, value in raw]
+    return headers
+
+
+def _keeps_list() -> bool:
+    """Whether this httpx keeps headers as ``_list`` of (name, lower-cased name, value), as
+    ``_response_headers`` writes them (checked once)."""
+    try:
+        raw = ((b"Content-Type", b"application/json"), (b"X-Two", b"1"), (b"x-two", b"2"))
+        theirs = httpx.Headers(raw)
+        return theirs._list == [(n, n.lower(), v) for n, v in raw] and theirs.get_list("x-two") == ["1", "2"]
+    except Exception:
+        return False
+
+
+_KEEPS_LIST = _keeps_list()
 
 
 def _header_pairs(headers: httpx.Headers) -> list[tuple[str, str]]:

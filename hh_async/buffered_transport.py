@@ -23,7 +23,7 @@ def read_whole(response: httpx.Response) -> bytes:
     if hasattr(response, "_content"):
         return response.content
     stream = response.stream
-    if not _SHORT_WAY or not isinstance(stream, httpx.ByteStream) or "content-encoding" in response.headers:
+    if not _SHORT_WAY or not isinstance(stream, httpx.ByteStream) or _encoded(response.headers):
         return response.read()
     return _short_way(response, stream)
 
@@ -36,12 +36,23 @@ def _short_way(response: httpx.Response, stream: httpx.ByteStream) -> bytes:
     return content
 
 
+def _encoded(headers: httpx.Headers) -> bool:
+    """``"content-encoding" in headers``, by httpx's lower-cased names: a lookup by name first works out
+    the headers' text encoding, a decode of every name and value: 1.2 us for three headers, this 0.25."""
+    return b"content-encoding" in [name for _, name, _ in headers._list]
+
+
 def _short_way_works() -> bool:
-    """Whether this httpx reads a response the way ``_short_way`` leaves it (checked once)."""
+    """Whether this httpx reads a response the way ``_short_way`` leaves it, and keeps header names as
+    ``_encoded`` looks them up (checked once)."""
     try:
         probe = httpx.Response(200, stream=httpx.ByteStream(b"{}"))
         _short_way(probe, probe.stream)  # type: ignore[arg-type]
-        return probe.content == b"{}" and probe.num_bytes_downloaded == 2 and probe.is_closed
+        read = probe.content == b"{}" and probe.num_bytes_downloaded == 2 and probe.is_closed
+        named = _encoded(httpx.Headers({"Content-Encoding": "gzip"})) and not _encoded(
+            httpx.Headers({"A": "b"})
+        )
+        return read and named
     except Exception:
         return False
 

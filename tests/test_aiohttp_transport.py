@@ -34,6 +34,15 @@ async def _echo(request: web.Request) -> web.Response:
     )
 
 
+async def _many_headers(request: web.Request) -> web.Response:
+    response = web.Response(body=b"{}", content_type="application/json")
+    response.headers.add("X-Twice", "a")
+    response.headers.add("x-twice", "b")
+    response.headers["X-Old"] = "caf\xe9"  # one byte that is neither ascii nor utf-8, as HTTP allows
+    response.headers["ETag"] = '"v1"'
+    return response
+
+
 async def _gzipped(request: web.Request) -> web.Response:
     payload = gzip.compress(json.dumps({"items": ["x"] * 100}).encode())
     headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
@@ -60,6 +69,7 @@ async def server() -> AsyncIterator[str]:
     app[RELEASE] = release = asyncio.Event()
     app.router.add_route("*", "/echo", _echo)
     app.router.add_get("/gzip", _gzipped)
+    app.router.add_get("/headers", _many_headers)
     app.router.add_get("/truncated", _truncated)
     app.router.add_get("/slow", _slow)
     runner = web.AppRunner(app, access_log=None)
@@ -103,6 +113,37 @@ async def test_aiohttp_adds_no_header_the_request_lacks(server: str, dropped: tu
     assert {k: v for k, v in echoed.items() if k in ("user-agent", "accept", "accept-encoding")} == {
         k: v for k, v in sent.items() if k in ("user-agent", "accept", "accept-encoding")
     }
+
+
+@pytest.mark.asyncio
+async def test_each_request_carries_its_own_headers_and_url(server: str) -> None:
+    # Header sets and URLs are converted once and remembered: users taking turns must never get each
+    # other's token, nor a URL asked before; more of them than the memo keeps must not matter either.
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        for turn in range(600):
+            user = turn % 300  # every user twice, the second time after the memo has been refilled
+            extra = {"X-Once": "yes"} if turn % 7 == 0 else {}
+            response = await http.get(
+                f"{server}/echo?user={user}", headers={"Authorization": f"Bearer user-{user}", **extra}
+            )
+            echoed = response.json()
+            assert echoed["path_qs"] == f"/echo?user={user}"
+            assert echoed["headers"]["authorization"] == f"Bearer user-{user}"
+            assert ("x-once" in echoed["headers"]) == bool(extra)
+
+
+@pytest.mark.asyncio
+async def test_answer_headers_arrive_as_httpx_reads_them(server: str) -> None:
+    async with httpx.AsyncClient(transport=AiohttpTransport()) as ours, httpx.AsyncClient() as theirs:
+        mine, reference = await ours.get(f"{server}/headers"), await theirs.get(f"{server}/headers")
+    drop = {b"date", b"server"}  # differ from one answer to the next
+    assert [h for h in mine.headers.raw if h[0].lower() not in drop] == [
+        h for h in reference.headers.raw if h[0].lower() not in drop
+    ]
+    assert mine.headers.get_list("x-twice") == ["a", "b"]
+    assert mine.headers["x-old"] == reference.headers["x-old"] == "caf\xe9"
+    assert mine.headers["etag"] == '"v1"'
 
 
 @pytest.mark.asyncio
