@@ -6,6 +6,9 @@ above it httpx (requests, responses, auth flows, the retry and throttle wrappers
 aiohttp. Bodies are read whole inside the transport (HH's answers are JSON of at most a few hundred KB), so
 the response it returns is already complete: no per-chunk async iteration on the way up.
 
+Its timeouts are httpx's (``pool``, ``connect``, ``read``), kept for all requests in flight by one clock
+(``aiohttp_timeouts``) rather than by aiohttp's timers per request and per chunk.
+
 aiohttp runs on asyncio only; under another event loop (trio) the transport hands requests to httpx's own
 transport, so one client object works on both.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import sniffio
@@ -25,6 +28,8 @@ try:
     import aiohttp
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("AiohttpTransport needs aiohttp: pip install 'hh-async[fast]'") from exc
+
+from .aiohttp_timeouts import RequestClock, WatchingConnector, timeout_for
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
 
@@ -53,8 +58,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._env_proxies = urllib.request.getproxies_environment() if trust_env else {}
         self._proxy_for: dict[tuple[str, str], str | None] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._clock: RequestClock | None = None
         self._fallback: httpx.AsyncHTTPTransport | None = None
-        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[Any, ...], _Timeouts] = {}
         # A client sends the same few header sets and URLs again and again: each is converted once.
         self._sent_headers: dict[tuple[Any, ...], _Headers] = {}
         self._urls: dict[Any, yarl.URL] = {}
@@ -62,12 +68,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._limits.max_connections})"
 
-    def _session_here(self) -> aiohttp.ClientSession:
+    def _session_here(self) -> tuple[aiohttp.ClientSession, RequestClock]:
         loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or session.closed or session._loop is not loop:
+        session, clock = self._session, self._clock
+        if session is None or clock is None or session.closed or session._loop is not loop:
             # A session belongs to one event loop; a client reused under a new loop gets a new one.
-            connector = aiohttp.TCPConnector(
+            if self._clock is not None:
+                self._clock.close()
+            clock = self._clock = RequestClock(loop)
+            connector = WatchingConnector(
+                clock,
                 limit=self._limits.max_connections or 0,
                 limit_per_host=0,
                 keepalive_timeout=self._limits.keepalive_expiry or 5.0,
@@ -80,7 +90,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),  # cookies are httpx's business
                 timeout=aiohttp.ClientTimeout(total=None),
             )
-        return session
+        return session, clock
 
     def _proxy(self, url: httpx.URL) -> str | None:
         key = (url.scheme, url.host)
@@ -91,28 +101,33 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._proxy_for[key] = proxy
         return self._proxy_for[key]
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+    def _timeouts_of(self, request: httpx.Request) -> _Timeouts:
         given = request.extensions.get("timeout") or {}
         key = (given.get("connect"), given.get("read"), given.get("pool"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
+        timeouts = self._timeouts.get(key)
+        if timeouts is None:
             connect, read, pool = key
-            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=None,
-                connect=None if connect is None or pool is None else connect + pool,
-                sock_connect=connect,
-                sock_read=read,
+            connection = None if connect is None or pool is None else connect + pool
+            timeouts = self._timeouts[key] = _Timeouts(
+                connection,
+                read,
+                # A request with a body: aiohttp's own timers, which start the read once the body is out.
+                aiohttp.ClientTimeout(total=None, connect=connection, sock_connect=connect, sock_read=read),
+                # One without: the clock keeps the rest; aiohttp bounds each connection attempt only.
+                aiohttp.ClientTimeout(total=None, sock_connect=connect),
             )
-        return timeout
+        return timeouts
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if sniffio.current_async_library() != "asyncio":
             if self._fallback is None:
                 self._fallback = httpx.AsyncHTTPTransport(limits=self._limits, verify=self._ssl or False)
             return await self._fallback.handle_async_request(request)
-        session = self._session_here()
+        session, clock = self._session_here()
         body = await request.aread() or None  # in memory already for httpx's own requests: no copy
         sent, skipped = self._headers(request.headers, body is not None)
+        timeouts = self._timeouts_of(request)
+        watch = clock.watch(timeouts.connection, timeouts.read) if body is None else None
         try:
             async with session.request(
                 request.method,
@@ -121,27 +136,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 skip_auto_headers=skipped,
                 data=body,
                 allow_redirects=False,
-                timeout=self._timeout(request),
+                timeout=timeouts.unwatched if watch is None else timeouts.watched,
                 proxy=self._proxy(request.url) if self._env_proxies else None,
             ) as answer:
+                if watch is not None:
+                    watch.answered(answer, clock.now())
                 content = await answer.read()
+                if watch is not None:
+                    watch.finished = True
                 status, headers, reason = answer.status, answer.raw_headers, answer.reason
                 version = answer.version
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(_describe(exc), request=request) from exc
-        except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
-            raise httpx.ReadTimeout(_describe(exc), request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(_describe(exc), request=request) from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            # Closed before or in the middle of the answer: httpx reports the same as a protocol error.
-            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
-        except aiohttp.ClientResponseError as exc:
-            raise httpx.RemoteProtocolError(_describe(exc), request=request) from exc
-        except aiohttp.InvalidURL as exc:
-            raise httpx.UnsupportedProtocol(_describe(exc), request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.NetworkError(_describe(exc), request=request) from exc
+        except BaseException as exc:
+            timeout = None if watch is None else timeout_for(watch, exc, request)
+            if timeout is not None:
+                raise timeout from None  # the cancellation that stopped it was the clock's own
+            error = _translated(exc, request)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            if watch is not None:
+                if watch.expired is not None:
+                    watch.take_back()  # in case aiohttp swallowed the cancellation and finished
+                clock.forget(watch)
         http_version = _HTTP_VERSIONS.get(version) or _http_version(version)
         return httpx.Response(
             status,
@@ -180,6 +197,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return known
 
     async def aclose(self) -> None:
+        if self._clock is not None:
+            self._clock.close()
         if self._session is not None:
             session, self._session = self._session, None
             if not session.closed and session._loop is _running_loop():
@@ -189,6 +208,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 _MEMO_SIZE = 512
+
+
+class _Timeouts(NamedTuple):
+    connection: float | None
+    """Seconds to get a connection: httpx's ``pool`` + ``connect`` (None: no limit)."""
+    read: float | None
+    unwatched: aiohttp.ClientTimeout
+    watched: aiohttp.ClientTimeout
+
+
 _Headers = tuple["CIMultiDictProxy[str]", tuple[str, ...] | None]
 _HTTP_VERSIONS: dict[Any, bytes] = {None: b"HTTP/1.1"}
 
@@ -258,6 +287,26 @@ def _yarl_url(url: httpx.URL) -> yarl.URL:
     except (AttributeError, TypeError, ValueError):  # another httpx's insides: the long way
         pass
     return yarl.URL(str(url), encoded=True)
+
+
+def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    """aiohttp's error as httpx's transports raise it; None for what is not aiohttp's (a cancellation)."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(_describe(exc), request=request)
+    if isinstance(exc, TimeoutError | aiohttp.SocketTimeoutError):
+        return httpx.ReadTimeout(_describe(exc), request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(_describe(exc), request=request)
+    if isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError
+    ):
+        # Closed before or in the middle of the answer, or not HTTP: httpx reports a protocol error.
+        return httpx.RemoteProtocolError(_describe(exc), request=request)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(_describe(exc), request=request)
+    if isinstance(exc, aiohttp.ClientError):
+        return httpx.NetworkError(_describe(exc), request=request)
+    return None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

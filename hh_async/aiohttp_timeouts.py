@@ -1,0 +1,181 @@
+"""httpx's pool, connect and read timeouts for ``AiohttpTransport``'s requests, kept by one clock.
+
+aiohttp keeps a read timeout by re-arming a timer on every chunk that arrives, and its connect timeout
+by one more timer per request: for a small answer, three timers and three cancellations, each ordered
+in asyncio's heap through a Python-level comparison. That was a tenth of a small call's CPU
+(``benchmarks/request_path.py``). Here one check, run a few times per second while requests are in
+flight, looks at all of them instead, so a request costs a dictionary entry rather than timers.
+
+What it keeps, as httpx means it:
+- ``pool`` + ``connect``: a request still without a connection that long after it was handed over fails
+  with ``httpx.ConnectTimeout`` (aiohttp still bounds each connection attempt by ``connect`` itself);
+- ``read``: once connected, the answer must start within ``read`` seconds, and its body must never
+  stand still for ``read`` seconds; ``httpx.ReadTimeout`` otherwise.
+
+A timeout never fires early, and at most a fifth late: the check runs ten times per shortest timeout in
+flight, and a body's progress is seen at a check, not as it arrives. A request that times out is
+cancelled as ``asyncio.timeout`` does it (its task cancelled, the cancellation taken back and turned into
+the timeout error), so a cancellation from elsewhere arriving at the same time still wins. Requests that
+send a body keep aiohttp's own timers: only aiohttp knows when the body has gone out and the wait for
+the answer starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import aiohttp
+import httpx
+
+CHECKS_PER_TIMEOUT = 10
+
+
+class Watch:
+    """One request in flight: how far it got, and since when."""
+
+    __slots__ = (
+        "answer",
+        "cancelling",
+        "connect",
+        "expired",
+        "finished",
+        "quiet_since",
+        "read",
+        "seen",
+        "started",
+        "taken_back",
+        "task",
+    )
+
+    def __init__(self, task: asyncio.Task[Any], started: float, connect: float, read: float) -> None:
+        self.task = task
+        self.cancelling = task.cancelling()  # cancellations asked before ours: not ours to take back
+        self.started = started
+        self.connect = connect
+        """Seconds from hand-over to a connection (``pool`` + ``connect``); inf for no limit."""
+        self.read = read
+        self.quiet_since: float | None = None
+        """None until connected; then when something (the connection, the answer, bytes) last came."""
+        self.answer: aiohttp.ClientResponse | None = None
+        self.seen = 0
+        self.expired: type[httpx.TimeoutException] | None = None
+        self.taken_back = False
+        self.finished = False
+        """Set once the answer is whole: from then on nothing here cancels the request."""
+
+    def answered(self, answer: aiohttp.ClientResponse, now: float) -> None:
+        self.answer, self.quiet_since = answer, now
+
+    def take_back(self) -> bool:
+        """Take back the cancellation an expiry made (once); whether another one is pending."""
+        if not self.taken_back:
+            self.taken_back = True
+            return self.task.uncancel() > self.cancelling
+        return self.task.cancelling() > self.cancelling
+
+    def deadline(self, now: float) -> float:
+        if self.quiet_since is None:
+            return self.started + self.connect
+        if self.answer is not None:
+            got = _received(self.answer)
+            if got != self.seen:  # bytes came since the last check: quiet from now on, at the latest
+                self.seen, self.quiet_since = got, now
+        return self.quiet_since + self.read
+
+
+class RequestClock:
+    """The timeouts of every watched request on one event loop, checked together."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._watches: dict[asyncio.Task[Any], Watch] = {}
+        self._check_at = math.inf
+        self._handle: asyncio.TimerHandle | None = None
+
+    def watch(self, connect: float | None, read: float | None) -> Watch:
+        task = asyncio.current_task()
+        assert task is not None, "a request runs in a task"
+        now = self._loop.time()
+        watch = Watch(task, now, math.inf if connect is None else connect, math.inf if read is None else read)
+        self._watches[task] = watch
+        step = min(watch.connect, watch.read) / CHECKS_PER_TIMEOUT
+        if now + step < self._check_at:
+            self._schedule(now + step)
+        return watch
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def connected(self) -> None:
+        """The current task's request has its connection (called by ``WatchingConnector``)."""
+        watch = self._watches.get(asyncio.current_task())  # type: ignore[arg-type]
+        if watch is not None and watch.quiet_since is None:
+            watch.quiet_since = self._loop.time()
+
+    def forget(self, watch: Watch) -> None:
+        if self._watches.get(watch.task) is watch:
+            del self._watches[watch.task]
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._check_at = math.inf
+
+    def _schedule(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if math.isinf(when):
+            self._handle, self._check_at = None, math.inf
+        else:
+            self._handle, self._check_at = self._loop.call_at(when, self._check), when
+
+    def _check(self) -> None:
+        self._handle, self._check_at = None, math.inf
+        now = self._loop.time()
+        step = math.inf
+        for watch in list(self._watches.values()):
+            if watch.finished or watch.expired is not None:
+                continue
+            if now >= watch.deadline(now):
+                watch.expired = httpx.ReadTimeout if watch.quiet_since is not None else httpx.ConnectTimeout
+                watch.task.cancel()
+            else:
+                step = min(step, watch.connect, watch.read)
+        self._schedule(now + step / CHECKS_PER_TIMEOUT)
+
+
+def timeout_for(watch: Watch, exc: BaseException, request: httpx.Request) -> httpx.TimeoutException | None:
+    """The timeout to raise instead of ``exc`` when the watch expired, its cancellation taken back; None
+    when it did not, or when another cancellation came too (then ``exc`` goes on)."""
+    if watch.expired is None:
+        return None
+    if watch.take_back() and isinstance(exc, asyncio.CancelledError):
+        return None
+    if watch.quiet_since is None:
+        message = f"no connection within {watch.connect:g} s (pool + connect timeouts)"
+    else:
+        message = f"nothing received for {watch.read:g} s (read timeout)"
+    return watch.expired(message, request=request)
+
+
+def _received(answer: aiohttp.ClientResponse) -> int:
+    return int(getattr(answer.content, "total_bytes", 0))
+
+
+class WatchingConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling the clock when a request has its connection."""
+
+    def __init__(self, clock: RequestClock, **options: Any) -> None:
+        super().__init__(**options)
+        self._clock = clock
+
+    async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
+        connection = await super().connect(*args, **kwargs)
+        self._clock.connected()
+        return connection
+
+
+__all__ = ["RequestClock", "Watch", "WatchingConnector", "timeout_for"]
