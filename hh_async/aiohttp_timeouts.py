@@ -95,7 +95,7 @@ class RequestClock:
         self._handle: asyncio.TimerHandle | None = None
 
     def watch(self, connect: float | None, read: float | None) -> Watch:
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)  # given the loop: no get_running_loop(), no getpid()
         assert task is not None, "a request runs in a task"
         now = self._loop.time()
         watch = Watch(task, now, math.inf if connect is None else connect, math.inf if read is None else read)
@@ -110,7 +110,7 @@ class RequestClock:
 
     def connected(self) -> None:
         """The current task's request has its connection (called by ``WatchingConnector``)."""
-        watch = self._watches.get(asyncio.current_task())  # type: ignore[arg-type]
+        watch = self._watches.get(asyncio.current_task(self._loop))  # type: ignore[arg-type]
         if watch is not None and watch.quiet_since is None:
             watch.quiet_since = self._loop.time()
 

@@ -100,7 +100,9 @@ async def test_an_answer_that_stops_coming_is_a_read_timeout_and_the_next_reques
 
 
 @pytest.mark.asyncio
-async def test_waiting_too_long_for_a_connection_is_a_connect_timeout(app: tuple[str, web.Application]) -> None:
+async def test_waiting_too_long_for_a_connection_is_a_connect_timeout(
+    app: tuple[str, web.Application],
+) -> None:
     url, application = app
     async with client(httpx.Timeout(60, pool=0.1, connect=0.1), connections=1) as http:
         holder = asyncio.create_task(http.get(f"{url}/hang"))  # the only connection, held
@@ -157,7 +159,9 @@ async def test_a_cancellation_from_outside_at_the_moment_of_a_timeout_wins(
 
 
 @pytest.mark.asyncio
-async def test_a_request_with_a_body_keeps_aiohttps_own_read_timeout(app: tuple[str, web.Application]) -> None:
+async def test_a_request_with_a_body_keeps_aiohttps_own_read_timeout(
+    app: tuple[str, web.Application],
+) -> None:
     url, _ = app
     transport = AiohttpTransport()
     async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=0.2)) as http:

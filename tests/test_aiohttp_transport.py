@@ -200,6 +200,36 @@ async def test_proxies_from_the_environment_are_used(server: str, monkeypatch: p
             await http.get("http://hh.example.invalid/echo")
 
 
+def test_one_transport_follows_the_loop_it_is_used_on() -> None:
+    """A session belongs to one asyncio loop: the transport finds out which loop it runs on (a new one
+    after asyncio.run returns, trio in between) and sends there, with its timeouts."""
+    import trio
+
+    transport = AiohttpTransport()
+    timeout = httpx.Timeout(5, read=2).as_dict()
+
+    async def get(path: str) -> httpx.Response:
+        headers = {"User-Agent": UA, "HH-User-Agent": UA}
+        request = httpx.Request("GET", f"{fake.url}{path}", headers=headers, extensions={"timeout": timeout})
+        return await transport.handle_async_request(request)
+
+    async def on_asyncio(last: bool = False) -> tuple[int, object]:
+        status = (await get("/areas/1")).status_code
+        session = transport._session
+        assert session is not None
+        if last:  # closed here: aclose() under asyncio would also close the fallback made under trio
+            await session.close()
+        return status, session._loop
+
+    with FakeHH() as fake:
+        first, loop_one = asyncio.run(on_asyncio())
+        assert trio.run(get, "/areas/1").status_code == 200  # httpx's own transport, under trio
+        second, loop_two = asyncio.run(on_asyncio(last=True))
+        trio.run(transport.aclose)
+    assert first == second == 200
+    assert loop_one is not loop_two  # a session of its own on each loop
+
+
 @pytest.mark.anyio
 async def test_the_client_works_under_asyncio_and_trio_alike(anyio_backend: str) -> None:
     """aiohttp runs on asyncio; under trio the transport hands requests to httpx's own."""
