@@ -59,9 +59,9 @@ test: $(RAW) lint
 
 bench: $(BIN)/python
 	$(BIN)/python benchmarks/client_cpu.py
-	$(BIN)/python benchmarks/client_cpu.py --body search --read id+name --concurrency 20 --requests 200 --rounds 7
-	$(BIN)/python benchmarks/client_cpu.py --body search --read all --concurrency 20 --requests 200 --rounds 7
-	$(BIN)/python benchmarks/client_cpu.py --body vacancy --concurrency 100 --requests 2000 --rounds 7
+	$(BIN)/python benchmarks/client_cpu.py --body search --read id+name --concurrency 20 --batch 40 --batches 15
+	$(BIN)/python benchmarks/client_cpu.py --body search --read all --concurrency 20 --batch 40 --batches 15
+	$(BIN)/python benchmarks/client_cpu.py --body vacancy --concurrency 100 --batch 500 --batches 12
 	$(BIN)/python benchmarks/call_overhead.py
 	$(BIN)/python benchmarks/request_path.py
 	$(BIN)/python benchmarks/per_user_view.py

@@ -1,17 +1,20 @@
 """Client CPU per request, side by side in one run: raw aiohttp, raw httpx, and hh-async's client.
 
 A static server in another process answers every request with the same 84-byte JSON (an area), so the CPU
-this process spends (``time.process_time``) is the client's alone. Each client makes ``--requests`` calls
-at concurrency 1 and at ``--concurrency``; the rounds are interleaved and the median is kept, since the
-machine is shared. Raw clients decode the JSON (``json.loads``) too; hh-async returns the typed model.
+this process spends (``time.process_time``) is the client's alone. The clients, at concurrency 1 and then
+at ``--concurrency``, are measured in ``--batches`` short batches of ``--batch`` calls taken in turn
+(``alternating``): the machine is shared, and its slow spells, longer than a batch, fall on every client
+alike. Each figure is a ratio to the floor's batch beside it, printed as the
+median and the quartiles. Raw clients decode the JSON (``json.loads``) too; hh-async returns the typed
+model.
 
 ``--body vacancy`` (HH's example vacancy, ~5 KB) and ``--body search`` (a 100-item search page of HH's
 field set, ~360 KB) compare hh-async with the floor a user could write by hand, aiohttp + ``orjson.loads``;
 ``--read`` says what the caller then reads of the model: nothing, ``id`` and ``name`` of every item, or
-every field of every model in it. The spread (min-max of the rounds) is printed beside each median.
+every field of every model in it.
 
-    python benchmarks/client_cpu.py [--requests 3000] [--concurrency 100] [--rounds 3]
-    python benchmarks/client_cpu.py --body search --read id+name --concurrency 20 --requests 400
+    python benchmarks/client_cpu.py [--batch 500] [--batches 12] [--concurrency 100]
+    python benchmarks/client_cpu.py --body search --read id+name --concurrency 20 --batch 100
 """
 
 from __future__ import annotations
@@ -177,11 +180,6 @@ H2_CLIENTS: dict[str, Factory] = {
 }
 
 
-async def cpu_per_request(factory: Factory, url: str, concurrency: int, requests: int) -> float:
-    async with factory(url, concurrency) as call:
-        return await cpu_per_call(call, concurrency, requests)
-
-
 async def cpu_per_call(call: Call, concurrency: int, requests: int, *, warm_up: int | None = None) -> float:
     """This process's CPU per ``call()``, ``requests`` of them made by ``concurrency`` tasks. First,
     ``warm_up`` calls one after another, or (None) one per task at once, which opens the connections."""
@@ -200,12 +198,55 @@ async def cpu_per_call(call: Call, concurrency: int, requests: int, *, warm_up: 
     return (time.process_time() - started) / (per_worker * concurrency)
 
 
+def alternating(
+    clients: dict[str, tuple[Factory, str]], concurrency: int, batch: int, batches: int
+) -> dict[str, list[float]]:
+    """CPU per call of each client (made by its factory, against its URL), measured in ``batches`` short
+    batches of ``batch`` calls taken in turn, the order rotating: the machine's slow spells, which last
+    longer than a batch, fall on every client alike. Each batch runs on a loop of its own with only its
+    client open (what a user's process holds), after ``4 * concurrency`` calls that open the connections
+    and are not counted. One figure per batch and client."""
+    names = list(clients)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for turn in range(batches):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            factory, url = clients[name]
+            samples[name].append(asyncio.run(one_batch(factory, url, concurrency, batch)))
+    return samples
+
+
+async def one_batch(factory: Factory, url: str, concurrency: int, batch: int) -> float:
+    async with factory(url, concurrency) as call:
+        await cpu_per_call(call, concurrency, concurrency * 4)
+        return await cpu_per_call(call, concurrency, batch, warm_up=0)
+
+
+def report(samples: dict[str, list[float]], floor: str, unit: float = 1e3, label: str = "ms") -> None:
+    """Each client's median CPU per call, and its ratio to the floor: median (quartiles)."""
+    for name, values in ratios(samples, floor).items():
+        low, median, high = quartiles(values)
+        cost = statistics.median(samples[name]) * unit
+        print(f"  {name:<38} {cost:8.3f} {label}   {median:6.2f}x {floor} ({low:.2f}-{high:.2f})")
+
+
+def ratios(samples: dict[str, list[float]], floor: str) -> dict[str, list[float]]:
+    """Each client's figure over the floor's in the same batch."""
+    return {
+        name: [a / b for a, b in zip(values, samples[floor], strict=True)] for name, values in samples.items()
+    }
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    low, median, high = statistics.quantiles(values, n=4)
+    return low, median, high
+
+
 def main() -> None:
     global READ
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=500, help="calls per batch, per client")
+    parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--http2", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--body", choices=sorted(PATHS), default="small")
     parser.add_argument("--read", choices=["none", "id+name", "all"], default="none")
@@ -220,21 +261,15 @@ def main() -> None:
     servers = [start_server(), start_server("--h2")] if args.http2 else [start_server()]
     try:
         urls = [url for url, _ in servers]
-        print(f"client CPU per request, {args.requests} requests, median of {args.rounds} interleaved rounds")
+        print(f"client CPU per request, {args.batches} batches of {args.batch} calls per client, in turn")
         for concurrency in (1, args.concurrency):
-            clients = [(name, factory, urls[0]) for name, factory in CLIENTS.items()]
+            clients = {name: (factory, urls[0]) for name, factory in CLIENTS.items()}
             if args.http2:
-                clients += [(name, factory, urls[1]) for name, factory in H2_CLIENTS.items()]
-            samples: dict[str, list[float]] = {name: [] for name, _, _ in clients}
-            requests = args.requests if concurrency > 1 else args.requests // 2
-            for _ in range(args.rounds):
-                for name, factory, url in clients:
-                    samples[name].append(asyncio.run(cpu_per_request(factory, url, concurrency, requests)))
-            base = statistics.median(samples["aiohttp raw"])
+                clients |= {name: (factory, urls[1]) for name, factory in H2_CLIENTS.items()}
+            batch = args.batch if concurrency > 1 else args.batch // 2
+            samples = alternating(clients, concurrency, max(batch, concurrency), args.batches)
             print(f"\nC={concurrency}")
-            for name, values in samples.items():
-                cost = statistics.median(values)
-                print(f"  {name:<38} {cost * 1e3:7.3f} ms   {cost / base:6.2f}x aiohttp raw")
+            report(samples, "aiohttp raw")
     finally:
         for _, process in servers:
             process.terminate()
@@ -267,28 +302,20 @@ def example_body(spec: Path, body: str) -> bytes:
 def compare_bodies(args: argparse.Namespace, body_file: Path) -> None:
     url, server = start_server(body=body_file)
     clients = {
-        "aiohttp + orjson": aiohttp_orjson(PATHS[args.body]),
-        "HHClient": hh_client(ask=lambda hh: ask_and_read(hh, args.body)),
+        "aiohttp + orjson": (aiohttp_orjson(PATHS[args.body]), url),
+        "HHClient": (hh_client(ask=lambda hh: ask_and_read(hh, args.body)), url),
     }
-    samples: dict[str, list[float]] = {name: [] for name in clients}
     try:
-        for _ in range(args.rounds):
-            for name, factory in clients.items():
-                cost = asyncio.run(cpu_per_request(factory, url, args.concurrency, args.requests))
-                samples[name].append(cost)
+        samples = alternating(clients, args.concurrency, args.batch, args.batches)
     finally:
         server.terminate()
         server.wait(timeout=10)
     size = body_file.stat().st_size
     print(
-        f"{args.body} body ({size} bytes), read: {args.read}, C={args.concurrency}, {args.requests} requests,"
+        f"{args.body} body ({size} bytes), read: {args.read}, C={args.concurrency}, client CPU per request, "
+        f"{args.batches} batches of {args.batch} calls per client, in turn"
     )
-    print(f"median and spread of {args.rounds} interleaved rounds, client CPU per request")
-    base = statistics.median(samples["aiohttp + orjson"])
-    for name, values in samples.items():
-        cost = statistics.median(values)
-        spread = f"{min(values) * 1e3:.3f}-{max(values) * 1e3:.3f}"
-        print(f"  {name:<20} {cost * 1e3:8.3f} ms  ({spread})  {cost / base:6.2f}x aiohttp + orjson")
+    report(samples, "aiohttp + orjson")
 
 
 SERVE_BODY = """

@@ -9,23 +9,22 @@ process spends (``time.process_time``) is the client's alone. Each layer adds on
 - ``HHClient.request``: the whole client without a model (registry-free path, auth, retry, throttle);
 - ``HHClient.get_areas_from_specified``: what a user calls, parsed into its model.
 
-Rounds are interleaved and the median kept (the machine is shared); every figure is also a ratio to the
-floor measured in the same round. ``--gc frozen`` runs the clients after ``gc.freeze()``, to tell the
-collector's share from the code's.
+They are measured in short batches taken in turn (``client_cpu.alternating``): the machine is shared,
+and its slow spells last longer than a batch, so they fall on every layer alike. Each figure is a ratio
+to the floor's batch beside it: the median, and the quartiles as the spread. ``--gc frozen`` freezes
+what the process holds before the clients (``gc.freeze()``), to tell the collector's share.
 
-    python benchmarks/request_path.py [--requests 4000] [--concurrency 100] [--rounds 5]
+    python benchmarks/request_path.py [--batch 1000] [--batches 40] [--concurrency 100]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import gc
-import statistics
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import httpx
@@ -36,23 +35,25 @@ from hh_async.aiohttp_transport import AiohttpTransport
 from hh_async.buffered_transport import read_whole
 
 sys.path.insert(0, str(Path(__file__).parent))
-from client_cpu import cpu_per_call as measure, start_server
+from client_cpu import Call, alternating, report, start_server
 
-Call = Callable[[], Awaitable[object]]
 UA = "bench/1.0 (bench@example.com)"
+Layer = Callable[[str, int], contextlib.AbstractAsyncContextManager[Call]]
 
 
-async def floor(url: str, concurrency: int, requests: int) -> float:
+@contextlib.asynccontextmanager
+async def floor(url: str, concurrency: int) -> AsyncIterator[Call]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def call() -> object:
             async with session.get(f"{url}/areas/1") as response:
                 return orjson.loads(await response.read())
 
-        return await measure(call, concurrency, requests)
+        yield call
 
 
-async def bridge(url: str, concurrency: int, requests: int) -> float:
+@contextlib.asynccontextmanager
+async def bridge(url: str, concurrency: int) -> AsyncIterator[Call]:
     transport = AiohttpTransport(limits=httpx.Limits(max_connections=concurrency))
     headers = {"User-Agent": UA, "HH-User-Agent": UA, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
     timeout = httpx.Timeout(30.0, connect=10.0).as_dict()
@@ -63,23 +64,22 @@ async def bridge(url: str, concurrency: int, requests: int) -> float:
         return orjson.loads(read_whole(response))
 
     try:
-        return await measure(call, concurrency, requests)
+        yield call
     finally:
         await transport.aclose()
 
 
-Layer = Callable[[str, int, int], Coroutine[Any, Any, float]]
-
-
 def client(method: str) -> Layer:
-    async def run(url: str, concurrency: int, requests: int) -> float:
+    @contextlib.asynccontextmanager
+    async def layer(url: str, concurrency: int) -> AsyncIterator[Call]:
         throttle = Throttle(rate=None, concurrency=concurrency)
         async with HHClient(user_agent=UA, base_url=url, throttle=throttle, retry=RetryPolicy()) as hh:
             if method == "request":
-                return await measure(lambda: hh.request("GET", "/areas/1"), concurrency, requests)
-            return await measure(lambda: hh.get_areas_from_specified(area_id="1"), concurrency, requests)
+                yield lambda: hh.request("GET", "/areas/1")
+            else:
+                yield lambda: hh.get_areas_from_specified(area_id="1")
 
-    return run
+    return layer
 
 
 LAYERS: dict[str, Layer] = {
@@ -92,38 +92,26 @@ LAYERS: dict[str, Layer] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--gc", choices=["on", "frozen"], default="on")
     args = parser.parse_args()
     url, server = start_server()
-    samples: dict[str, list[float]] = {name: [] for name in LAYERS}
+    if args.gc == "frozen":  # what is in the heap before the clients: not theirs to walk through
+        gc.collect()
+        gc.freeze()
     try:
-        for _ in range(args.rounds):
-            for name, layer in LAYERS.items():
-                if args.gc == "frozen":
-                    gc.collect()
-                    gc.freeze()
-                try:
-                    samples[name].append(asyncio.run(layer(url, args.concurrency, args.requests)))
-                finally:
-                    gc.unfreeze()
+        clients = {name: (layer, url) for name, layer in LAYERS.items()}
+        samples = alternating(clients, args.concurrency, args.batch, args.batches)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    base = samples["aiohttp + orjson"]
     print(
-        f"CPU per request, C={args.concurrency}, {args.requests} requests, gc {args.gc}, "
-        f"median (min-max) of {args.rounds} interleaved rounds"
+        f"CPU per request, C={args.concurrency}, gc {args.gc}, {args.batches} batches of {args.batch} "
+        f"requests per layer, in turn"
     )
-    for name, values in samples.items():
-        ratios = [value / floor for value, floor in zip(values, base, strict=True)]
-        print(
-            f"  {name:<24} {statistics.median(values) * 1e6:6.1f} us ({min(values) * 1e6:.1f}-"
-            f"{max(values) * 1e6:.1f})   {statistics.median(ratios):4.2f}x floor "
-            f"({min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    report(samples, "aiohttp + orjson", unit=1e6, label="us")
 
 
 if __name__ == "__main__":
