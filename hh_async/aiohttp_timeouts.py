@@ -6,28 +6,33 @@ in asyncio's heap through a Python-level comparison. That was a tenth of a small
 (``benchmarks/request_path.py``). Here one check, run a few times per second while requests are in
 flight, looks at all of them instead, so a request costs a dictionary entry rather than timers.
 
-What it keeps, as httpx means it:
-- ``pool`` + ``connect``: a request still without a connection that long after it was handed over fails
+What it keeps, as httpx means it, for each attempt aiohttp makes at a connection:
+- ``pool`` + ``connect``: a request still without a connection that long after it asked for one fails
   with ``httpx.ConnectTimeout`` (aiohttp still bounds each connection attempt by ``connect`` itself);
-- ``read``: once connected, the answer must start within ``read`` seconds, and its body must never
-  stand still for ``read`` seconds; ``httpx.ReadTimeout`` otherwise.
+- ``read``: once connected, nothing may stand still for ``read`` seconds: neither the wait for the answer
+  nor any pause in it (its status line and headers included), else ``httpx.ReadTimeout``. Progress is
+  what the connection has received, counted by its protocol as the bytes arrive.
 
 A timeout never fires early, and at most a fifth late: the check runs ten times per shortest timeout in
-flight, and a body's progress is seen at a check, not as it arrives. A request that times out is
-cancelled as ``asyncio.timeout`` does it (its task cancelled, the cancellation taken back and turned into
-the timeout error), so a cancellation from elsewhere arriving at the same time still wins. Requests that
-send a body keep aiohttp's own timers: only aiohttp knows when the body has gone out and the wait for
-the answer starts.
+flight, and progress is seen at a check, not as it arrives. A request that times out is cancelled as
+``asyncio.timeout`` does it (its task cancelled, the cancellation taken back and turned into the timeout
+error), so a cancellation from elsewhere arriving at the same time still wins, an anyio cancel scope's
+included. Requests that send a body keep aiohttp's own timers: only aiohttp knows when the body has gone
+out and the wait for the answer starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from typing import Any
 
 import aiohttp
+import anyio
+import anyio.lowlevel
 import httpx
+from aiohttp.client_proto import ResponseHandler
 
 CHECKS_PER_TIMEOUT = 10
 
@@ -36,11 +41,11 @@ class Watch:
     """One request in flight: how far it got, and since when."""
 
     __slots__ = (
-        "answer",
         "cancelling",
         "connect",
         "expired",
         "finished",
+        "protocol",
         "quiet_since",
         "read",
         "seen",
@@ -53,20 +58,19 @@ class Watch:
         self.task = task
         self.cancelling = task.cancelling()  # cancellations asked before ours: not ours to take back
         self.started = started
+        """When the current attempt at a connection began."""
         self.connect = connect
         """Seconds from hand-over to a connection (``pool`` + ``connect``); inf for no limit."""
         self.read = read
-        self.quiet_since: float | None = None
-        """None until connected; then when something (the connection, the answer, bytes) last came."""
-        self.answer: aiohttp.ClientResponse | None = None
+        self.protocol: _CountingHandler | None = None
+        """The connection's protocol once there is one: what it has received so far tells progress."""
+        self.quiet_since = 0.0
+        """When something (the connection, bytes of the answer) last came."""
         self.seen = 0
         self.expired: type[httpx.TimeoutException] | None = None
         self.taken_back = False
         self.finished = False
         """Set once the answer is whole: from then on nothing here cancels the request."""
-
-    def answered(self, answer: aiohttp.ClientResponse, now: float) -> None:
-        self.answer, self.quiet_since = answer, now
 
     def take_back(self) -> bool:
         """Take back the cancellation an expiry made (once); whether another one is pending."""
@@ -76,12 +80,11 @@ class Watch:
         return self.task.cancelling() > self.cancelling
 
     def deadline(self, now: float) -> float:
-        if self.quiet_since is None:
+        if self.protocol is None:
             return self.started + self.connect
-        if self.answer is not None:
-            got = _received(self.answer)
-            if got != self.seen:  # bytes came since the last check: quiet from now on, at the latest
-                self.seen, self.quiet_since = got, now
+        got = self.protocol.received
+        if got != self.seen:  # bytes came since the last check: quiet from now on, at the latest
+            self.seen, self.quiet_since = got, now
         return self.quiet_since + self.read
 
 
@@ -105,14 +108,18 @@ class RequestClock:
             self._schedule(now + step)
         return watch
 
-    def now(self) -> float:
-        return self._loop.time()
-
-    def connected(self) -> None:
-        """The current task's request has its connection (called by ``WatchingConnector``)."""
+    def connecting(self) -> Watch | None:
+        """The current task's request asks for a connection (again, when aiohttp retries on a new one):
+        the pool + connect limit counts from now, and no read is waited for meanwhile."""
         watch = self._watches.get(asyncio.current_task(self._loop))  # type: ignore[arg-type]
-        if watch is not None and watch.quiet_since is None:
-            watch.quiet_since = self._loop.time()
+        if watch is not None:
+            watch.protocol, watch.started = None, self._loop.time()
+        return watch
+
+    def connected(self, watch: Watch, protocol: Any) -> None:
+        """``watch``'s request has a connection: from now on it waits for bytes on it."""
+        watch.protocol = protocol if isinstance(protocol, _CountingHandler) else _NOTHING_COUNTED
+        watch.seen, watch.quiet_since = watch.protocol.received, self._loop.time()
 
     def forget(self, watch: Watch) -> None:
         if self._watches.get(watch.task) is watch:
@@ -140,7 +147,7 @@ class RequestClock:
             if watch.finished or watch.expired is not None:
                 continue
             if now >= watch.deadline(now):
-                watch.expired = httpx.ReadTimeout if watch.quiet_since is not None else httpx.ConnectTimeout
+                watch.expired = httpx.ReadTimeout if watch.protocol is not None else httpx.ConnectTimeout
                 watch.task.cancel()
             else:
                 step = min(step, watch.connect, watch.read)
@@ -154,28 +161,60 @@ def timeout_for(watch: Watch, exc: BaseException, request: httpx.Request) -> htt
         return None
     if watch.take_back() and isinstance(exc, asyncio.CancelledError):
         return None
-    if watch.quiet_since is None:
+    if watch.protocol is None:
         message = f"no connection within {watch.connect:g} s (pool + connect timeouts)"
     else:
         message = f"nothing received for {watch.read:g} s (read timeout)"
     return watch.expired(message, request=request)
 
 
-def _received(answer: aiohttp.ClientResponse) -> int:
-    return int(getattr(answer.content, "total_bytes", 0))
+async def let_cancel_scopes_act() -> None:
+    """A checkpoint, when an anyio cancel scope around the request was cancelled at the moment it timed
+    out: the clock's cancellation got there first, so anyio held its own back; it is delivered here, and
+    the scope ends as it would have (``move_on_after`` moves on) instead of letting the timeout out."""
+    if anyio.current_effective_deadline() == -math.inf:
+        await anyio.lowlevel.checkpoint()
+
+
+class _CountingHandler(ResponseHandler):
+    """aiohttp's protocol for a connection, counting what it receives: the clock's sign of progress
+    (status line and headers included, which the response's own byte count leaves out)."""
+
+    received = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        super().data_received(data)
+
+
+class _NothingCounted:
+    """Stands for a protocol that does not count (another aiohttp's): no progress is ever seen, so the
+    read timeout counts from the connection, as a whole-answer deadline."""
+
+    received = 0
+
+
+_NOTHING_COUNTED: Any = _NothingCounted()
 
 
 class WatchingConnector(aiohttp.TCPConnector):
-    """aiohttp's connector, telling the clock when a request has its connection."""
+    """aiohttp's connector, telling the clock when a request asks for a connection and when it has one,
+    and making connections whose protocol counts the bytes received."""
 
     def __init__(self, clock: RequestClock, **options: Any) -> None:
         super().__init__(**options)
         self._clock = clock
+        factory = getattr(self, "_factory", None)
+        if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+            counting: Any = functools.partial(_CountingHandler, *factory.args, **factory.keywords)
+            self._factory = counting
 
     async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
+        watch = self._clock.connecting()
         connection = await super().connect(*args, **kwargs)
-        self._clock.connected()
+        if watch is not None:
+            self._clock.connected(watch, connection.protocol)
         return connection
 
 
-__all__ = ["RequestClock", "Watch", "WatchingConnector", "timeout_for"]
+__all__ = ["RequestClock", "Watch", "WatchingConnector", "let_cancel_scopes_act", "timeout_for"]

@@ -30,7 +30,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("AiohttpTransport needs aiohttp: pip install 'hh-async[fast]'") from exc
 
-from .aiohttp_timeouts import RequestClock, WatchingConnector, timeout_for
+from .aiohttp_timeouts import RequestClock, WatchingConnector, let_cancel_scopes_act, timeout_for
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
 
@@ -89,9 +89,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _session_here(self, loop: asyncio.AbstractEventLoop) -> tuple[aiohttp.ClientSession, RequestClock]:
         session, clock = self._session, self._clock
         if session is None or clock is None or session.closed or session._loop is not loop:
-            # A session belongs to one event loop; a client reused under a new loop gets a new one.
-            if self._clock is not None:
-                self._clock.close()
+            # A session belongs to one event loop; a client reused under a new loop gets a new one. The
+            # old clock is left to its loop: requests still in flight there keep their timeouts.
             clock = self._clock = RequestClock(loop)
             connector = WatchingConnector(
                 clock,
@@ -157,8 +156,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=timeouts.unwatched if watch is None else timeouts.watched,
                 proxy=self._proxy(request.url) if self._env_proxies else None,
             ) as answer:
-                if watch is not None:
-                    watch.answered(answer, clock.now())
                 content = await answer.read()
                 if watch is not None:
                     watch.finished = True
@@ -167,6 +164,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except BaseException as exc:
             timeout = None if watch is None else timeout_for(watch, exc, request)
             if timeout is not None:
+                await let_cancel_scopes_act()
                 raise timeout from None  # the cancellation that stopped it was the clock's own
             error = _translated(exc, request)
             if error is None:

@@ -1,13 +1,19 @@
 """AiohttpTransport's timeouts, kept by one clock per transport: what httpx's timeouts promise holds.
 
 The server is driven by the test (events, not sleeps, decide when it answers), except where time is what
-is tested: a body that trickles is sent in steps of a fifth of the read timeout.
+is tested: what trickles comes in steps of a fifth of the read timeout, and a loop that stalls is held
+well past the deadlines it is meant to straddle.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import concurrent.futures
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -168,3 +174,156 @@ async def test_a_request_with_a_body_keeps_aiohttps_own_read_timeout(
         with pytest.raises(httpx.ReadTimeout):
             await http.request("GET", f"{url}/hang", content=b"a body")
         assert transport._clock is not None and not transport._clock._watches
+
+
+# --- Raw servers in a thread of their own: the client's loop may stall without stalling them. ---
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.contextmanager
+def raw_server(handle: Handler) -> Iterator[str]:
+    """``handle`` serving each connection on 127.0.0.1, on a loop in another thread; yields the URL."""
+    started: queue.Queue[tuple[asyncio.AbstractEventLoop, asyncio.Event, int]] = queue.Queue()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        started.put((asyncio.get_running_loop(), stop, server.sockets[0].getsockname()[1]))
+        async with server:
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    loop, stop, port = started.get(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
+async def _headers_one_by_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\n")
+    for line in range(10):  # the status line and headers, a fifth of the read timeout apart
+        await asyncio.sleep(READ / 5)
+        writer.write(b"X-Line-%d: yes\r\n" % line)
+    writer.write(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+    await writer.drain()
+    writer.close()
+
+
+def test_headers_that_keep_coming_are_progress_too() -> None:
+    async def get(url: str) -> httpx.Response:
+        async with client(httpx.Timeout(5, read=READ)) as http:
+            return await http.get(url)
+
+    with raw_server(_headers_one_by_one) as url:
+        response = asyncio.run(get(url))
+    assert response.status_code == 200 and response.content == b"ok"
+    assert response.headers["x-line-9"] == "yes"
+
+
+def _answer_after(delay: float) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # keep-alive: each request answered ``delay`` after it came
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(delay)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    return handle
+
+
+async def _stall_the_loop(after: float, seconds: float) -> None:
+    """A CPU-bound step elsewhere in the program: the loop does nothing else meanwhile."""
+    await asyncio.sleep(after)
+    time.sleep(seconds)
+
+
+def test_an_answer_that_came_in_time_counts_though_the_loop_looked_late() -> None:
+    # The answer is there at 0.2 s (read 0.5); the loop is blocked from 0.1 s to 0.8 s, so when it is
+    # back both the bytes and an overdue check wait for it: the bytes are taken first and count.
+    async def get_during_a_stall(url: str) -> int:
+        async with client(httpx.Timeout(5, read=0.5)) as http:
+            await http.get(url)  # a connection in the pool
+            stall = asyncio.create_task(_stall_the_loop(0.1, 0.7))
+            response = await http.get(url)
+            await stall
+            return response.status_code
+
+    with raw_server(_answer_after(0.2)) as url:
+        assert asyncio.run(get_during_a_stall(url)) == 200
+
+
+def test_a_cancel_scope_due_with_the_read_timeout_moves_on_as_without_it() -> None:
+    import anyio
+
+    async def move_on(url: str) -> bool:
+        async with client(httpx.Timeout(5, read=0.3)) as http:
+            stall = asyncio.create_task(_stall_the_loop(0.1, 0.5))  # both overdue at once when it ends
+            with anyio.move_on_after(0.3) as scope:
+                await http.get(url)
+            await stall
+            return scope.cancelled_caught
+
+    with raw_server(_answer_after(30)) as url:
+        assert asyncio.run(move_on(url)) is True  # not a ReadTimeout let out of the scope
+
+
+def test_each_connection_aiohttp_tries_gets_its_own_read_timeout() -> None:
+    # aiohttp sends an idempotent request again, on a new connection, when the first closes without an
+    # answer: 0.5 s of silence there, then an answer 0.6 s into the second: never quiet for 1 s.
+    seen = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        await reader.readuntil(b"\r\n\r\n")
+        seen += 1
+        await asyncio.sleep(0.5 if seen == 1 else 0.6)
+        if seen > 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    async def get(url: str) -> httpx.Response:
+        async with client(httpx.Timeout(5, read=1.0)) as http:
+            return await http.get(url)
+
+    with raw_server(handle) as url:
+        response = asyncio.run(get(url))
+    assert response.status_code == 200 and seen == 2
+
+
+def test_one_transport_on_two_loops_at_once_keeps_both_loops_timeouts() -> None:
+    transport = AiohttpTransport()
+    in_flight = threading.Event()
+
+    async def hang(url: str) -> str:
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=0.3)) as http:
+            request = asyncio.create_task(http.get(url))
+            await asyncio.sleep(0.05)
+            in_flight.set()
+            try:
+                await asyncio.wait_for(request, 10)
+            except httpx.ReadTimeout:
+                return "ReadTimeout"
+            return "answered"
+
+    async def other(url: str) -> int:  # a second loop takes the transport over meanwhile
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=5)) as http:
+            return (await http.get(url)).status_code
+
+    with (
+        raw_server(_answer_after(30)) as silent,
+        raw_server(_answer_after(0)) as answering,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        first = pool.submit(asyncio.run, hang(silent))
+        assert in_flight.wait(10)
+        assert asyncio.run(other(answering)) == 200
+        assert first.result(timeout=15) == "ReadTimeout"
