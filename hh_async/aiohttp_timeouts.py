@@ -93,6 +93,8 @@ class RequestClock:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self.enabled = True
+        """Whether requests are watched here (their connector counts what they receive)."""
         self._watches: dict[asyncio.Task[Any], Watch] = {}
         self._check_at = math.inf
         self._handle: asyncio.TimerHandle | None = None
@@ -116,10 +118,10 @@ class RequestClock:
             watch.protocol, watch.started = None, self._loop.time()
         return watch
 
-    def connected(self, watch: Watch, protocol: Any) -> None:
+    def connected(self, watch: Watch, protocol: _CountingHandler) -> None:
         """``watch``'s request has a connection: from now on it waits for bytes on it."""
-        watch.protocol = protocol if isinstance(protocol, _CountingHandler) else _NOTHING_COUNTED
-        watch.seen, watch.quiet_since = watch.protocol.received, self._loop.time()
+        watch.protocol = protocol
+        watch.seen, watch.quiet_since = protocol.received, self._loop.time()
 
     def forget(self, watch: Watch) -> None:
         if self._watches.get(watch.task) is watch:
@@ -187,16 +189,6 @@ class _CountingHandler(ResponseHandler):
         super().data_received(data)
 
 
-class _NothingCounted:
-    """Stands for a protocol that does not count (another aiohttp's): no progress is ever seen, so the
-    read timeout counts from the connection, as a whole-answer deadline."""
-
-    received = 0
-
-
-_NOTHING_COUNTED: Any = _NothingCounted()
-
-
 class WatchingConnector(aiohttp.TCPConnector):
     """aiohttp's connector, telling the clock when a request asks for a connection and when it has one,
     and making connections whose protocol counts the bytes received."""
@@ -204,15 +196,19 @@ class WatchingConnector(aiohttp.TCPConnector):
     def __init__(self, clock: RequestClock, **options: Any) -> None:
         super().__init__(**options)
         self._clock = clock
-        factory = getattr(self, "_factory", None)
-        if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+        factory = getattr(self, "_factory", None)  # how aiohttp makes each connection's protocol
+        self.counts_bytes = isinstance(factory, functools.partial) and factory.func is ResponseHandler
+        """False with an aiohttp that makes its protocols otherwise: then nothing here can see progress,
+        and the transport leaves every timeout to aiohttp's own timers."""
+        if self.counts_bytes:
+            assert isinstance(factory, functools.partial)
             counting: Any = functools.partial(_CountingHandler, *factory.args, **factory.keywords)
             self._factory = counting
 
     async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
         watch = self._clock.connecting()
         connection = await super().connect(*args, **kwargs)
-        if watch is not None:
+        if watch is not None and isinstance(connection.protocol, _CountingHandler):
             self._clock.connected(watch, connection.protocol)
         return connection
 

@@ -100,6 +100,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ssl=self._ssl,
                 ttl_dns_cache=300,
             )
+            clock.enabled = connector.counts_bytes
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,  # httpx decodes Content-Encoding itself, as for its own transport
@@ -144,7 +145,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread() or None  # in memory already for httpx's own requests: no copy
         sent, skipped = self._headers(request.headers, body is not None)
         timeouts = self._timeouts_of(request)
-        watch = clock.watch(timeouts.connection, timeouts.read) if body is None else None
+        watch = clock.watch(timeouts.connection, timeouts.read) if body is None and clock.enabled else None
         try:
             async with session.request(
                 request.method,

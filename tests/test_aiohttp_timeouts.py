@@ -327,3 +327,21 @@ def test_one_transport_on_two_loops_at_once_keeps_both_loops_timeouts() -> None:
         assert in_flight.wait(10)
         assert asyncio.run(other(answering)) == 200
         assert first.result(timeout=15) == "ReadTimeout"
+
+
+@pytest.mark.asyncio
+async def test_an_aiohttp_that_makes_protocols_otherwise_keeps_its_own_timers(
+    app: tuple[str, web.Application], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The clock sees progress through the protocol aiohttp makes for each connection; an aiohttp that
+    # makes them another way leaves the timeouts to aiohttp's timers, with the same meaning.
+    import hh_async.aiohttp_timeouts
+
+    monkeypatch.setattr(hh_async.aiohttp_timeouts, "ResponseHandler", type("Elsewhere", (), {}))
+    url, _ = app
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=READ)) as http:
+        assert (await http.get(f"{url}/trickle")).json() == {"items": list(range(11))}
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"{url}/stall")
+        assert transport._clock is not None and not transport._clock.enabled
