@@ -35,6 +35,9 @@ import httpx
 from aiohttp.client_proto import ResponseHandler
 
 CHECKS_PER_TIMEOUT = 10
+LATE = 0.02
+"""Seconds past its time after which a check counts as run late (the loop was busy): it then looks once
+more after the loop has read its sockets, so an answer that came during the stall is not missed."""
 
 
 class Watch:
@@ -98,6 +101,7 @@ class RequestClock:
         self._watches: dict[asyncio.Task[Any], Watch] = {}
         self._check_at = math.inf
         self._handle: asyncio.TimerHandle | None = None
+        self._deferred = False
 
     def watch(self, connect: float | None, read: float | None) -> Watch:
         task = asyncio.current_task(self._loop)  # given the loop: no get_running_loop(), no getpid()
@@ -142,8 +146,15 @@ class RequestClock:
             self._handle, self._check_at = self._loop.call_at(when, self._check), when
 
     def _check(self) -> None:
-        self._handle, self._check_at = None, math.inf
+        due, self._handle, self._check_at = self._check_at, None, math.inf
         now = self._loop.time()
+        if now - due > LATE and not self._deferred:
+            # The loop was busy past the check's time: what arrived meanwhile is read at the next select.
+            # Look again right after it (a timer due now runs after the select, a call_soon before it).
+            self._deferred = True
+            self._schedule(now)
+            return
+        self._deferred = False
         step = math.inf
         for watch in list(self._watches.values()):
             if watch.finished or watch.expired is not None:
@@ -195,7 +206,8 @@ class WatchingConnector(aiohttp.TCPConnector):
 
     def __init__(self, clock: RequestClock, **options: Any) -> None:
         super().__init__(**options)
-        self._clock = clock
+        self.clock = clock
+        """The clock of this connector's requests, on the loop of its session."""
         factory = getattr(self, "_factory", None)  # how aiohttp makes each connection's protocol
         self.counts_bytes = isinstance(factory, functools.partial) and factory.func is ResponseHandler
         """False with an aiohttp that makes its protocols otherwise: then nothing here can see progress,
@@ -206,10 +218,10 @@ class WatchingConnector(aiohttp.TCPConnector):
             self._factory = counting
 
     async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
-        watch = self._clock.connecting()
+        watch = self.clock.connecting()
         connection = await super().connect(*args, **kwargs)
         if watch is not None and isinstance(connection.protocol, _CountingHandler):
-            self._clock.connected(watch, connection.protocol)
+            self.clock.connected(watch, connection.protocol)
         return connection
 
 

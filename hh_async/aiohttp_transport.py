@@ -58,8 +58,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # Read once: aiohttp's own trust_env looks the environment up in a thread on every request.
         self._env_proxies = urllib.request.getproxies_environment() if trust_env else {}
         self._proxy_for: dict[tuple[str, str], str | None] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._clock: RequestClock | None = None
+        self._session: aiohttp.ClientSession | None = None  # its connector holds the clock of its loop
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._timeouts: dict[tuple[Any, ...], _Timeouts] = {}
         # A client sends the same few header sets and URLs again and again: each is converted once.
@@ -87,11 +86,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             return None
 
     def _session_here(self, loop: asyncio.AbstractEventLoop) -> tuple[aiohttp.ClientSession, RequestClock]:
-        session, clock = self._session, self._clock
-        if session is None or clock is None or session.closed or session._loop is not loop:
+        session = self._session
+        if session is None or session.closed or session._loop is not loop:
             # A session belongs to one event loop; a client reused under a new loop gets a new one. The
-            # old clock is left to its loop: requests still in flight there keep their timeouts.
-            clock = self._clock = RequestClock(loop)
+            # old session and its clock are left to their loop: requests in flight there keep their
+            # timeouts. A session and its clock are one object, read once (another thread may be here).
+            clock = RequestClock(loop)
             connector = WatchingConnector(
                 clock,
                 limit=self._limits.max_connections or 0,
@@ -107,7 +107,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),  # cookies are httpx's business
                 timeout=aiohttp.ClientTimeout(total=None),
             )
-        return session, clock
+        return session, _clock_of(session)
+
+    @property
+    def _clock(self) -> RequestClock | None:
+        """The clock of the current session's loop."""
+        return None if self._session is None else _clock_of(self._session)
 
     def _proxy(self, url: httpx.URL) -> str | None:
         key = (url.scheme, url.host)
@@ -214,12 +219,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return known
 
     async def aclose(self) -> None:
-        if self._clock is not None:
-            self._clock.close()
         if self._session is not None:
             session, self._session = self._session, None
-            if not session.closed and session._loop is _running_loop():
-                await session.close()
+            if session._loop is _running_loop():  # another loop's session (and clock) is that loop's
+                _clock_of(session).close()
+                if not session.closed:
+                    await session.close()
         if self._fallback is not None:
             await self._fallback.aclose()
 
@@ -304,6 +309,12 @@ def _yarl_url(url: httpx.URL) -> yarl.URL:
     except (AttributeError, TypeError, ValueError):  # another httpx's insides: the long way
         pass
     return yarl.URL(str(url), encoded=True)
+
+
+def _clock_of(session: aiohttp.ClientSession) -> RequestClock:
+    connector = session.connector
+    assert isinstance(connector, WatchingConnector)
+    return connector.clock
 
 
 def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:

@@ -14,7 +14,9 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import pytest_asyncio
@@ -335,3 +337,102 @@ async def test_an_aiohttp_that_makes_protocols_otherwise_keeps_its_own_timers(
         with pytest.raises(httpx.ReadTimeout):
             await http.get(f"{url}/stall")
         assert transport._clock is not None and not transport._clock.enabled
+
+
+def test_closing_on_one_loop_leaves_another_loops_requests_their_timeouts() -> None:
+    transport = AiohttpTransport()
+    in_flight = threading.Event()
+
+    async def hang(url: str) -> str:  # on a loop of its own, in another thread
+        http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=0.3))
+        request = asyncio.create_task(http.get(url))
+        await asyncio.sleep(0.05)
+        in_flight.set()
+        try:
+            await asyncio.wait_for(request, 10)
+        except httpx.ReadTimeout:
+            return "ReadTimeout"
+        return "answered"
+
+    async def use_then_close(answering: str, silent: str) -> str:
+        assert (await transport.handle_async_request(httpx.Request("GET", answering))).status_code == 200
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            other = pool.submit(asyncio.run, hang(silent))
+            assert await asyncio.to_thread(in_flight.wait, 10)
+            await transport.aclose()  # this loop's own session; the other loop's is left to it
+            return await asyncio.wrap_future(other)
+
+    with raw_server(_answer_after(30)) as silent, raw_server(_answer_after(0)) as answering:
+        assert asyncio.run(use_then_close(answering, silent)) == "ReadTimeout"
+
+
+def test_a_check_that_runs_late_looks_after_the_loop_has_read_its_sockets() -> None:
+    # A stall that starts just before a check is due: when the loop is back, the overdue check would run
+    # in the same turn as the stall, before the socket is read; the answer, there at 0.2 s (read 0.5),
+    # must count.
+    async def get_with_a_stall_before_a_check(url: str) -> int:
+        transport = AiohttpTransport()
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, read=0.5)) as http:
+            await http.get(url)  # a connection in the pool
+            request = asyncio.create_task(http.get(url))
+            clock = transport._clock
+            assert clock is not None
+            while not clock._watches:
+                await asyncio.sleep(0)
+            started = loop.time()
+            while not started + 0.1 < clock._check_at < started + 0.2:  # a check due 0.1-0.2 s in
+                await asyncio.sleep(0.001)
+            loop.call_at(clock._check_at - 0.0003, time.sleep, 0.7)  # in the check's turn, just before it
+            return (await request).status_code
+
+    with raw_server(_answer_after(0.2)) as url:
+        assert asyncio.run(get_with_a_stall_before_a_check(url)) == 200
+
+
+def test_two_loops_taking_the_transport_over_at_once_each_keep_their_timeouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loop B makes its session while loop A sends: A must send through a session and a clock of its own
+    # loop, not B's clock with A's session. B is held inside ClientSession() while A goes on.
+    b_making, a_in_flight = threading.Event(), threading.Event()
+    making = aiohttp.ClientSession.__init__
+
+    def held_in_b(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "loop-b":
+            b_making.set()
+            a_in_flight.wait(10)
+        making(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", held_in_b)
+    transport = AiohttpTransport()
+    timeout = httpx.Timeout(5, read=0.3).as_dict()
+
+    async def get(url: str) -> int:
+        request = httpx.Request("GET", url, extensions={"timeout": timeout})
+        return (await transport.handle_async_request(request)).status_code
+
+    async def on_a(answering: str, silent: str) -> str:
+        assert await get(answering) == 200  # loop A's session
+        assert await asyncio.to_thread(b_making.wait, 10)
+        request = asyncio.create_task(get(silent))
+        await asyncio.sleep(0.05)
+        a_in_flight.set()
+        try:
+            await asyncio.wait_for(request, 10)
+        except httpx.ReadTimeout:
+            return "ReadTimeout"
+        return "answered"
+
+    results: dict[str, object] = {}
+
+    def run(name: str, work: Callable[[], Awaitable[object]]) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.update({name: asyncio.run(work())}), name=name)
+        thread.start()
+        return thread
+
+    with raw_server(_answer_after(30)) as silent, raw_server(_answer_after(0)) as answering:
+        threads = [run("loop-a", lambda: on_a(answering, silent)), run("loop-b", lambda: get(answering))]
+        for thread in threads:
+            thread.join(20)
+    assert results == {"loop-a": "ReadTimeout", "loop-b": 200}
