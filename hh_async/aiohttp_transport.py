@@ -221,10 +221,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
-            if session._loop is _running_loop():  # another loop's session (and clock) is that loop's
+            # Another loop's session (and clock) is that loop's; a closed one has let its connector go.
+            if not session.closed and session._loop is _running_loop():
                 _clock_of(session).close()
-                if not session.closed:
-                    await session.close()
+                await session.close()
         if self._fallback is not None:
             await self._fallback.aclose()
 

@@ -436,3 +436,16 @@ def test_two_loops_taking_the_transport_over_at_once_each_keep_their_timeouts(
         for thread in threads:
             thread.join(20)
     assert results == {"loop-a": "ReadTimeout", "loop-b": 200}
+
+
+@pytest.mark.asyncio
+async def test_closing_after_the_session_was_closed_elsewhere_is_quiet(
+    app: tuple[str, web.Application],
+) -> None:
+    url, _ = app
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        assert (await http.get(f"{url}/ok")).status_code == 200
+        assert transport._session is not None
+        await transport._session.close()  # e.g. by code holding on to it: it lets its connector go
+    assert transport._session is None  # the client's aclose() went through
