@@ -4,9 +4,8 @@ A static server in another process answers every request with the same 84-byte J
 this process spends (``time.process_time``) is the client's alone. The clients, at concurrency 1 and then
 at ``--concurrency``, are measured in ``--batches`` short batches of ``--batch`` calls taken in turn
 (``alternating``): the machine is shared, and its slow spells, longer than a batch, fall on every client
-alike. Each figure is a ratio to the floor's batch beside it, printed as the
-median and the quartiles. Raw clients decode the JSON (``json.loads``) too; hh-async returns the typed
-model.
+alike. Each figure is a ratio to the floor's batch beside it, printed as the median and the quartiles.
+Raw clients decode the JSON (``json.loads``) too; hh-async returns the typed model.
 
 ``--body vacancy`` (HH's example vacancy, ~5 KB) and ``--body search`` (a 100-item search page of HH's
 field set, ~360 KB) compare hh-async with the floor a user could write by hand, aiohttp + ``orjson.loads``;
@@ -222,23 +221,13 @@ async def one_batch(factory: Factory, url: str, concurrency: int, batch: int) ->
 
 
 def report(samples: dict[str, list[float]], floor: str, unit: float = 1e3, label: str = "ms") -> None:
-    """Each client's median CPU per call, and its ratio to the floor: median (quartiles)."""
-    for name, values in ratios(samples, floor).items():
-        low, median, high = quartiles(values)
-        cost = statistics.median(samples[name]) * unit
+    """Each client's median CPU per call, and its ratio to the floor's batch beside it: median
+    (quartiles)."""
+    for name, values in samples.items():
+        ratios = [value / base for value, base in zip(values, samples[floor], strict=True)]
+        low, median, high = statistics.quantiles(ratios, n=4)
+        cost = statistics.median(values) * unit
         print(f"  {name:<38} {cost:8.3f} {label}   {median:6.2f}x {floor} ({low:.2f}-{high:.2f})")
-
-
-def ratios(samples: dict[str, list[float]], floor: str) -> dict[str, list[float]]:
-    """Each client's figure over the floor's in the same batch."""
-    return {
-        name: [a / b for a, b in zip(values, samples[floor], strict=True)] for name, values in samples.items()
-    }
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    low, median, high = statistics.quantiles(values, n=4)
-    return low, median, high
 
 
 def main() -> None:

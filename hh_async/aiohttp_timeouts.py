@@ -63,7 +63,7 @@ class Watch:
         self.started = started
         """When the current attempt at a connection began."""
         self.connect = connect
-        """Seconds from hand-over to a connection (``pool`` + ``connect``); inf for no limit."""
+        """Seconds from asking for a connection to having one (``pool`` + ``connect``); inf for no limit."""
         self.read = read
         self.protocol: _CountingHandler | None = None
         """The connection's protocol once there is one: what it has received so far tells progress."""
